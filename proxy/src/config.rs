@@ -1,0 +1,230 @@
+//! The proxy's configuration: one struct, read from the environment (README has the table).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Terra's current API base URL.
+pub const DEFAULT_API_BASE: &str = "https://access.tryterra.co/api/v2";
+/// Where the binary listens by default.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
+/// How long one call to Terra may take by default.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Terra's developer id and API key. `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Sent as the `dev-id` header.
+    pub dev_id: String,
+    /// Sent as the `x-api-key` header.
+    pub api_key: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials { dev_id: <redacted>, api_key: <redacted> }")
+    }
+}
+
+/// Everything the binary needs; the library takes the parts it uses through [`crate::ProxyBuilder`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Terra credentials; `None` starts the built-in sandbox.
+    pub credentials: Option<Credentials>,
+    /// Terra's API base URL (`TERRA_API_BASE`).
+    pub api_base: String,
+    /// Listen address (`TERRA_CONNECT_ADDR`).
+    pub addr: SocketAddr,
+    /// Browser origins allowed to call the proxy cross-origin (`TERRA_CONNECT_CORS_ORIGINS`).
+    pub cors_origins: Vec<String>,
+    /// Timeout of one call to Terra (`TERRA_CONNECT_UPSTREAM_TIMEOUT_MS`).
+    pub upstream_timeout: Duration,
+    /// Static files served at `/` (`TERRA_CONNECT_WWW_DIR`), for the demo.
+    pub www_dir: Option<PathBuf>,
+    /// The npm package served at `/pkg/` (`TERRA_CONNECT_PKG_DIR`), for the demo.
+    pub pkg_dir: Option<PathBuf>,
+    /// Sandbox only: serve the consent page with `Cross-Origin-Opener-Policy: same-origin`
+    /// (`TERRA_SANDBOX_COOP=1`), as many real login providers do.
+    pub sandbox_coop: bool,
+}
+
+/// A configuration value that cannot be used; names the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `var` (a stand-in for the environment in tests).
+    /// Empty values count as unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let err = |variable: &'static str, problem: &str| ConfigError {
+            variable,
+            problem: problem.to_owned(),
+        };
+
+        let credentials = match (get("TERRA_DEV_ID"), get("TERRA_API_KEY")) {
+            (Some(dev_id), Some(api_key)) => Some(Credentials { dev_id, api_key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(err("TERRA_API_KEY", "is required when TERRA_DEV_ID is set"))
+            }
+            (None, Some(_)) => {
+                return Err(err("TERRA_DEV_ID", "is required when TERRA_API_KEY is set"))
+            }
+        };
+        let api_base = get("TERRA_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+        match url::Url::parse(&api_base) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => return Err(err("TERRA_API_BASE", "must be an absolute http(s) URL")),
+        }
+        let addr = get("TERRA_CONNECT_ADDR")
+            .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
+            .parse()
+            .map_err(|_| {
+                err(
+                    "TERRA_CONNECT_ADDR",
+                    "must be an address such as 127.0.0.1:8787",
+                )
+            })?;
+        let cors_origins: Vec<String> = get("TERRA_CONNECT_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            match url::Url::parse(origin) {
+                Ok(u) if u.origin().ascii_serialization() == *origin => {}
+                _ => {
+                    return Err(err(
+                        "TERRA_CONNECT_CORS_ORIGINS",
+                        "must list origins such as https://app.example",
+                    ))
+                }
+            }
+        }
+        let upstream_timeout = match get("TERRA_CONNECT_UPSTREAM_TIMEOUT_MS") {
+            None => DEFAULT_UPSTREAM_TIMEOUT,
+            Some(v) => match v.parse::<u64>() {
+                Ok(ms) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
+                _ => {
+                    return Err(err(
+                        "TERRA_CONNECT_UPSTREAM_TIMEOUT_MS",
+                        "must be milliseconds from 1 to 600000",
+                    ))
+                }
+            },
+        };
+        let sandbox_coop = match get("TERRA_SANDBOX_COOP").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(err("TERRA_SANDBOX_COOP", "must be 0 or 1")),
+        };
+        Ok(Config {
+            credentials,
+            api_base: api_base.trim_end_matches('/').to_owned(),
+            addr,
+            cors_origins,
+            upstream_timeout,
+            www_dir: get("TERRA_CONNECT_WWW_DIR").map(PathBuf::from),
+            pkg_dir: get("TERRA_CONNECT_PKG_DIR").map(PathBuf::from),
+            sandbox_coop,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_sandbox_mode() {
+        let c = config(&[]).unwrap();
+        assert!(c.credentials.is_none());
+        assert_eq!(c.api_base, DEFAULT_API_BASE);
+        assert_eq!(c.addr.to_string(), DEFAULT_ADDR);
+        assert_eq!(c.upstream_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn reads_everything() {
+        let c = config(&[
+            ("TERRA_DEV_ID", "dev"),
+            ("TERRA_API_KEY", "secret-key"),
+            ("TERRA_API_BASE", "https://api.tryterra.co/v2/"),
+            ("TERRA_CONNECT_ADDR", "0.0.0.0:9000"),
+            (
+                "TERRA_CONNECT_CORS_ORIGINS",
+                "https://app.example, http://127.0.0.1:8000/",
+            ),
+            ("TERRA_CONNECT_UPSTREAM_TIMEOUT_MS", "2500"),
+        ])
+        .unwrap();
+        assert_eq!(c.api_base, "https://api.tryterra.co/v2");
+        assert_eq!(
+            c.cors_origins,
+            ["https://app.example", "http://127.0.0.1:8000"]
+        );
+        assert_eq!(c.upstream_timeout, Duration::from_millis(2500));
+        assert!(!format!("{c:?}").contains("secret-key"));
+    }
+
+    #[test]
+    fn names_the_bad_variable() {
+        let cases = [
+            (vec![("TERRA_DEV_ID", "dev")], "TERRA_API_KEY"),
+            (vec![("TERRA_API_KEY", "k")], "TERRA_DEV_ID"),
+            (vec![("TERRA_API_BASE", "ftp://x")], "TERRA_API_BASE"),
+            (
+                vec![("TERRA_CONNECT_ADDR", "localhost")],
+                "TERRA_CONNECT_ADDR",
+            ),
+            (
+                vec![("TERRA_CONNECT_CORS_ORIGINS", "https://a.example/path")],
+                "TERRA_CONNECT_CORS_ORIGINS",
+            ),
+            (
+                vec![("TERRA_CONNECT_UPSTREAM_TIMEOUT_MS", "0")],
+                "TERRA_CONNECT_UPSTREAM_TIMEOUT_MS",
+            ),
+            (vec![("TERRA_SANDBOX_COOP", "yes")], "TERRA_SANDBOX_COOP"),
+        ];
+        for (pairs, variable) in cases {
+            assert_eq!(config(&pairs).unwrap_err().variable, variable);
+        }
+    }
+}

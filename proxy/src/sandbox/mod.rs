@@ -1,0 +1,285 @@
+//! The Terra sandbox: a faithful local stand-in for the part of Terra's API that
+//! terra-connect uses, plus a provider's consent page, served on its own loopback port.
+//!
+//! It follows `TERRA_API.md`: it checks the `dev-id` / `x-api-key` headers (401), the
+//! `resource` (400 when missing, 404 with Terra's `{status, message}` shape when unknown) and
+//! the body's types (400), and answers `{status, user_id, auth_url}`. The `auth_url` is a
+//! consent page with Allow and Deny; Allow redirects to the success URL with `user_id`,
+//! `resource` and `reference_id` appended (existing query kept, `reference_id=null` when none
+//! was given, as Terra does), Deny to the failure URL.
+
+mod pages;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::Credentials;
+
+/// The providers the sandbox knows (a snapshot of Terra's list).
+pub const PROVIDERS: [&str; 15] = [
+    "FITBIT",
+    "GARMIN",
+    "OURA",
+    "WITHINGS",
+    "POLAR",
+    "SUUNTO",
+    "COROS",
+    "WAHOO",
+    "PELOTON",
+    "EIGHTSLEEP",
+    "DEXCOM",
+    "FREESTYLELIBRE",
+    "GOOGLE",
+    "GOOGLE_HEALTH",
+    "STRAVA",
+];
+
+/// The path prefix of the sandbox's API, like Terra's `/api/v2`.
+pub const API_PREFIX: &str = "/api/v2";
+
+/// A login session waiting for Allow or Deny.
+#[derive(Debug, Clone)]
+struct Pending {
+    user_id: String,
+    resource: String,
+    reference_id: Option<String>,
+    success_url: Option<String>,
+    failure_url: Option<String>,
+}
+
+/// The sandbox's state.
+pub struct Sandbox {
+    credentials: Credentials,
+    coop: bool,
+    public_url: String,
+    sessions: Mutex<HashMap<String, Pending>>,
+}
+
+/// A running sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its API base, e.g. `http://127.0.0.1:40123/api/v2`: use it as `TERRA_API_BASE`.
+    pub api_base: String,
+    /// The credentials it accepts (random per start).
+    pub credentials: Credentials,
+}
+
+/// Starts a sandbox on a free loopback port with fresh random credentials.
+/// `coop` serves the consent page with `Cross-Origin-Opener-Policy: same-origin`.
+pub async fn spawn(coop: bool) -> std::io::Result<SandboxHandle> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let credentials = Credentials {
+        dev_id: format!("sandbox-{}", uuid::Uuid::new_v4().simple()),
+        api_key: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let sandbox = Arc::new(Sandbox {
+        credentials: credentials.clone(),
+        coop,
+        public_url: format!("http://{addr}"),
+        sessions: Mutex::new(HashMap::new()),
+    });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router(sandbox)).await {
+            tracing::error!(error = %e, "the Terra sandbox stopped");
+        }
+    });
+    Ok(SandboxHandle {
+        addr,
+        api_base: format!("http://{addr}{API_PREFIX}"),
+        credentials,
+    })
+}
+
+/// The sandbox's routes: Terra's API under [`API_PREFIX`] and the consent pages.
+pub fn router(sandbox: Arc<Sandbox>) -> Router {
+    Router::new()
+        .route("/api/v2/auth/authenticateUser", post(authenticate_user))
+        .route("/api/v2/integrations", get(integrations))
+        .route("/consent/{session}", get(consent_page).post(decide))
+        .with_state(sandbox)
+}
+
+fn terra_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "status": "error", "message": message })),
+    )
+        .into_response()
+}
+
+async fn integrations() -> Json<Value> {
+    Json(
+        json!({ "status": "success", "providers": PROVIDERS, "sdk_providers": ["APPLE", "SAMSUNG", "HEALTH_CONNECT"] }),
+    )
+}
+
+async fn authenticate_user(
+    State(sandbox): State<Arc<Sandbox>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let header_is =
+        |name: &str, want: &str| headers.get(name).and_then(|v| v.to_str().ok()) == Some(want);
+    if !header_is("dev-id", &sandbox.credentials.dev_id)
+        || !header_is("x-api-key", &sandbox.credentials.api_key)
+    {
+        return terra_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized: bad or missing dev-id / x-api-key",
+        );
+    }
+    let resource = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "resource")
+        .map(|(_, v)| v.into_owned());
+    let Some(resource) = resource.filter(|r| !r.is_empty()) else {
+        return terra_error(
+            StatusCode::BAD_REQUEST,
+            "resource is a required query parameter",
+        );
+    };
+    if !PROVIDERS.contains(&resource.as_str()) {
+        return terra_error(
+            StatusCode::NOT_FOUND,
+            &format!("Invalid resource: {resource}"),
+        );
+    }
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return terra_error(StatusCode::BAD_REQUEST, "body must be a JSON object"),
+        }
+    };
+    let mut text = HashMap::new();
+    for field in [
+        "reference_id",
+        "auth_success_redirect_url",
+        "auth_failure_redirect_url",
+        "language",
+    ] {
+        match body.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                text.insert(field, s.clone());
+            }
+            Some(_) => {
+                return terra_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("{field} must be a string"),
+                )
+            }
+        }
+    }
+    let session = uuid::Uuid::new_v4().to_string();
+    let user_id = uuid::Uuid::new_v4().to_string();
+    let pending = Pending {
+        user_id: user_id.clone(),
+        resource,
+        reference_id: text.remove("reference_id"),
+        success_url: text.remove("auth_success_redirect_url"),
+        failure_url: text.remove("auth_failure_redirect_url"),
+    };
+    sandbox
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(session.clone(), pending);
+    let auth_url = format!("{}/consent/{session}", sandbox.public_url);
+    Json(json!({ "status": "success", "user_id": user_id, "auth_url": auth_url })).into_response()
+}
+
+#[derive(Deserialize)]
+struct ConsentQuery {
+    /// Per-page override of the COOP switch: `?coop=1` or `?coop=0`.
+    coop: Option<u8>,
+}
+
+async fn consent_page(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(session): Path<String>,
+    Query(q): Query<ConsentQuery>,
+) -> Response {
+    let pending = sandbox
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&session)
+        .cloned();
+    let mut response = match pending {
+        Some(p) => pages::consent(&session, &p.resource).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            pages::message("Unknown or finished session"),
+        )
+            .into_response(),
+    };
+    if q.coop.map_or(sandbox.coop, |c| c == 1) {
+        response.headers_mut().insert(
+            "cross-origin-opener-policy",
+            header::HeaderValue::from_static("same-origin"),
+        );
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    decision: String,
+}
+
+async fn decide(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(session): Path<String>,
+    Form(decision): Form<Decision>,
+) -> Response {
+    let Some(p) = sandbox
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&session)
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            pages::message("Unknown or finished session"),
+        )
+            .into_response();
+    };
+    let allow = decision.decision == "allow";
+    let target = if allow {
+        &p.success_url
+    } else {
+        &p.failure_url
+    };
+    let Some(target) = target.as_deref().and_then(|t| url::Url::parse(t).ok()) else {
+        let text = if allow {
+            "Connected (sandbox). You can close this tab."
+        } else {
+            "Connection denied (sandbox)."
+        };
+        return pages::message(text).into_response();
+    };
+    let mut target = target;
+    {
+        let mut query = target.query_pairs_mut();
+        if allow {
+            query.append_pair("user_id", &p.user_id);
+        }
+        query.append_pair("resource", &p.resource);
+        query.append_pair("reference_id", p.reference_id.as_deref().unwrap_or("null"));
+    }
+    Redirect::to(target.as_str()).into_response()
+}

@@ -1,0 +1,152 @@
+//! The success/failure URL that Terra sends the person back to: mark it, parse it.
+//!
+//! Terra appends `user_id`, `resource` and `reference_id` to the app's redirect URL and keeps
+//! the query already there. Terra's URL says nothing about *which* of the two URLs it is, so
+//! terra-connect adds its own marker parameter, `tc_outcome=success` or `tc_outcome=failure`,
+//! to the URLs it sends. An app that creates sessions elsewhere adds the same marker itself.
+
+use crate::error::{Error, Result};
+use crate::url;
+
+/// The marker parameter terra-connect adds to the redirect URLs it sends.
+pub const OUTCOME_PARAM: &str = "tc_outcome";
+
+/// The parameters Terra appends to a redirect URL.
+pub const TERRA_PARAMS: [&str; 3] = ["user_id", "resource", "reference_id"];
+
+/// Which of the two redirect URLs the person came back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The success URL: the person allowed the connection.
+    Success,
+    /// The failure URL: the login failed or was cancelled.
+    Failure,
+}
+
+impl Outcome {
+    /// `"success"` or `"failure"`, as on the wire and in JavaScript.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// What a redirect URL says. Every field but `outcome` is optional: Terra leaves out what it
+/// does not know, and may send the literal text `null`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// Success or failure, from the marker.
+    pub outcome: Outcome,
+    /// Terra's id for the connected user.
+    pub user_id: Option<String>,
+    /// The provider, e.g. `FITBIT`.
+    pub resource: Option<String>,
+    /// The app's own id for its user, as given when the session was created.
+    pub reference_id: Option<String>,
+}
+
+/// `url` with the terra-connect outcome marker added (existing query and fragment kept).
+pub fn mark(url: &str, outcome: Outcome) -> String {
+    url::append_param(url, OUTCOME_PARAM, outcome.as_str())
+}
+
+/// Parses an absolute redirect URL (usually `window.location.href`).
+///
+/// Fails with `invalid_argument` when `href` is not absolute or carries no
+/// `tc_outcome=success|failure` marker.
+pub fn parse(href: &str) -> Result<Redirect> {
+    if url::split_absolute(href).is_none() {
+        return Err(Error::invalid("href", "must be an absolute URL"));
+    }
+    let query = url::query_of(href);
+    let outcome =
+        match url::query_param(query, OUTCOME_PARAM).as_deref() {
+            Some("success") => Outcome::Success,
+            Some("failure") => Outcome::Failure,
+            _ => return Err(Error::invalid(
+                "href",
+                "has no tc_outcome=success|failure marker: it is not a terra-connect redirect URL",
+            )),
+        };
+    let field = |name: &str| url::query_param(query, name).filter(|v| !v.is_empty() && v != "null");
+    Ok(Redirect {
+        outcome,
+        user_id: field("user_id"),
+        resource: field("resource"),
+        reference_id: field("reference_id"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn parses_a_success_url() {
+        let r = parse("https://app.example/done?tc_outcome=success&user_id=ae53-1&reference_id=user-42&resource=FITBIT")
+            .unwrap();
+        assert_eq!(
+            r,
+            Redirect {
+                outcome: Outcome::Success,
+                user_id: Some("ae53-1".into()),
+                resource: Some("FITBIT".into()),
+                reference_id: Some("user-42".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn keeps_the_apps_own_query_and_decodes() {
+        let r = parse("https://app.example/done?auth=success&tc_outcome=success&reference_id=a%20b%26c&user_id=u#x")
+            .unwrap();
+        assert_eq!(r.reference_id.as_deref(), Some("a b&c"));
+        assert_eq!(r.user_id.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn absent_empty_and_null_are_none() {
+        let r = parse(
+            "http://127.0.0.1:8787/failed.html?tc_outcome=failure&reference_id=null&user_id=",
+        )
+        .unwrap();
+        assert_eq!(r.outcome, Outcome::Failure);
+        assert_eq!((r.user_id, r.resource, r.reference_id), (None, None, None));
+    }
+
+    #[test]
+    fn marks_urls_so_they_parse_back() {
+        let success = mark(
+            "https://app.example/done?auth=success#top",
+            Outcome::Success,
+        );
+        assert_eq!(
+            success,
+            "https://app.example/done?auth=success&tc_outcome=success#top"
+        );
+        assert_eq!(parse(&success).unwrap().outcome, Outcome::Success);
+        assert_eq!(
+            parse(&mark("https://a/f", Outcome::Failure))
+                .unwrap()
+                .outcome,
+            Outcome::Failure
+        );
+    }
+
+    #[test]
+    fn refuses_unmarked_or_relative_urls() {
+        for bad in [
+            "https://app.example/done?user_id=u",
+            "https://app.example/done?tc_outcome=maybe",
+            "https://app.example/done#tc_outcome=success",
+            "/done?tc_outcome=success",
+            "",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument, "{bad}");
+        }
+    }
+}

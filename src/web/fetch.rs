@@ -1,0 +1,40 @@
+//! POST the session request to the proxy and read its answer.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, RequestInit, Response};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::SessionOptions;
+use crate::wire::{self, Session};
+
+fn network(message: &str) -> Error {
+    Error::new(ErrorCode::Network, message)
+}
+
+/// Asks the proxy for a Terra login session.
+pub async fn create_session(options: &SessionOptions) -> Result<Session> {
+    let window = web_sys::window()
+        .ok_or_else(|| network("no window: terra-connect runs in a browser page"))?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&wire::request_body(options)));
+    let headers = Headers::new().map_err(|_| network("could not build request headers"))?;
+    let _ = headers.set("content-type", "application/json");
+    init.set_headers(&headers);
+
+    let unreachable = "could not reach the proxy (offline, refused, or blocked by CORS)";
+    let response = JsFuture::from(window.fetch_with_str_and_init(&wire::endpoint(options), &init))
+        .await
+        .map_err(|_| network(unreachable))?;
+    let response: Response = response.dyn_into().map_err(|_| network(unreachable))?;
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|t| t.as_string()),
+        Err(_) => None,
+    }
+    .ok_or_else(|| network("the connection to the proxy broke while reading its answer"))?;
+    wire::interpret(response.status(), super::js::read_response(&text))
+}

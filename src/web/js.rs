@@ -1,0 +1,104 @@
+//! Conversions between JavaScript values and the crate's plain Rust types.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::RawOptions;
+use crate::redirect::Redirect;
+use crate::wire::{ResponseFields, Session};
+
+#[wasm_bindgen(module = "/js/error.js")]
+extern "C" {
+    /// The JavaScript `TerraConnectError` class (an `Error` subclass with `code` and `status`).
+    #[wasm_bindgen(js_name = TerraConnectError)]
+    pub type TerraConnectError;
+
+    #[wasm_bindgen(constructor, js_class = TerraConnectError)]
+    fn new(code: &str, message: &str, status: Option<u16>) -> TerraConnectError;
+}
+
+/// The JavaScript error for `error`.
+pub fn to_js_error(error: Error) -> JsValue {
+    TerraConnectError::new(error.code.as_str(), &error.message, error.status).into()
+}
+
+/// Reads an options object: each known key absent, `undefined`, `null` or a string.
+pub fn read_options(value: &JsValue) -> Result<RawOptions> {
+    if !value.is_object() {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            "options must be an object",
+        ));
+    }
+    Ok(RawOptions {
+        proxy_url: string_option(value, "proxyUrl")?,
+        resource: string_option(value, "resource")?,
+        reference_id: string_option(value, "referenceId")?,
+        success_url: string_option(value, "successUrl")?,
+        failure_url: string_option(value, "failureUrl")?,
+        language: string_option(value, "language")?,
+    })
+}
+
+fn string_option(object: &JsValue, key: &str) -> Result<Option<String>> {
+    let value = Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value
+        .as_string()
+        .map(Some)
+        .ok_or_else(|| Error::invalid(key, "must be a string"))
+}
+
+/// The string fields of a parsed JSON body, or `None` when it is not a JSON object.
+pub fn read_response(text: &str) -> Option<ResponseFields> {
+    let value = js_sys::JSON::parse(text)
+        .ok()
+        .filter(|v| v.is_object() && !js_sys::Array::is_array(v))?;
+    let get = |key: &str| {
+        Reflect::get(&value, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    Some(ResponseFields {
+        user_id: get("user_id"),
+        auth_url: get("auth_url"),
+        message: get("message"),
+        code: get("code"),
+        title: get("title"),
+        detail: get("detail"),
+    })
+}
+
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let out = Object::new();
+    for (key, value) in fields {
+        // Setting a data property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&out, &JsValue::from_str(key), value);
+    }
+    out.into()
+}
+
+fn nullable(value: &Option<String>) -> JsValue {
+    value.as_deref().map_or(JsValue::NULL, JsValue::from_str)
+}
+
+/// `{ userId, authUrl }`.
+pub fn session_to_js(session: &Session) -> JsValue {
+    object(&[
+        ("userId", JsValue::from_str(&session.user_id)),
+        ("authUrl", JsValue::from_str(&session.auth_url)),
+    ])
+}
+
+/// `{ outcome, userId, resource, referenceId }` with `null` for what is absent.
+pub fn redirect_to_js(redirect: &Redirect) -> JsValue {
+    object(&[
+        ("outcome", JsValue::from_str(redirect.outcome.as_str())),
+        ("userId", nullable(&redirect.user_id)),
+        ("resource", nullable(&redirect.resource)),
+        ("referenceId", nullable(&redirect.reference_id)),
+    ])
+}

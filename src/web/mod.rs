@@ -1,0 +1,6 @@
+//! The browser glue: the only modules that touch `web-sys`. Each is a thin typed layer over
+//! one browser facility; the decisions live in the pure modules.
+
+pub mod fetch;
+pub mod js;
+pub mod tab;

@@ -1,0 +1,50 @@
+//! The new tab the person logs in with: opened synchronously, then navigated or closed.
+
+use wasm_bindgen::JsValue;
+use web_sys::Window;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// What the new tab shows while the proxy creates the session.
+const CONNECTING_PAGE: &str = "<title>Connecting to Terra\u{2026}</title>\
+<p style=\"font:16px system-ui,sans-serif;margin:40vh auto;text-align:center\">Connecting to Terra\u{2026}</p>";
+
+/// A tab this page opened and still controls.
+pub struct Tab(Window);
+
+impl Tab {
+    /// Opens an empty tab showing "Connecting to Terra…".
+    ///
+    /// Must run synchronously inside the user's click handler, before any `await`:
+    /// popup blockers allow `window.open` only there. The new tab's `opener` is cleared so
+    /// that the pages it visits cannot reach back into the app.
+    pub fn open() -> Result<Tab> {
+        let blocked = || {
+            Error::new(
+                ErrorCode::PopupBlocked,
+                "the browser blocked the new tab; call connect() from a click handler",
+            )
+        };
+        let window = web_sys::window().ok_or_else(blocked)?;
+        let tab = window
+            .open_with_url_and_target("", "_blank")
+            .ok()
+            .flatten()
+            .ok_or_else(blocked)?;
+        if let Some(body) = tab.document().and_then(|d| d.body()) {
+            body.set_inner_html(CONNECTING_PAGE);
+        }
+        let _ = tab.set_opener(&JsValue::NULL);
+        Ok(Tab(tab))
+    }
+
+    /// Sends the tab to `url`.
+    pub fn navigate(&self, url: &str) {
+        let _ = self.0.location().set_href(url);
+    }
+
+    /// Closes the tab.
+    pub fn close(&self) {
+        let _ = self.0.close();
+    }
+}

@@ -1,0 +1,274 @@
+//! Terra's own request and response shapes for `auth/authenticateUser`, minus the credentials.
+//!
+//! The client speaks Terra's wire format to the proxy, so any thin forwarding proxy that adds
+//! `dev-id` and `x-api-key` works with it, not only terra-connect-proxy.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::SessionOptions;
+use crate::redirect::{self, Outcome};
+use crate::url;
+
+/// A login session Terra created: the user id it reserved and the page to send the person to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Terra's id for the user; it exists before the person finishes logging in.
+    pub user_id: String,
+    /// The provider's login page (http or https).
+    pub auth_url: String,
+}
+
+/// The string fields the client reads from a JSON response body; absent or not a string is `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseFields {
+    /// `user_id` of a success.
+    pub user_id: Option<String>,
+    /// `auth_url` of a success.
+    pub auth_url: Option<String>,
+    /// `message` of Terra's `{status, message}` error shape (and of the proxy's own errors).
+    pub message: Option<String>,
+    /// `code` of the proxy's own errors.
+    pub code: Option<String>,
+    /// `title` of an `application/problem+json` error.
+    pub title: Option<String>,
+    /// `detail` of an `application/problem+json` error.
+    pub detail: Option<String>,
+}
+
+/// The request path relative to the proxy: `{proxy}/auth/authenticateUser?resource=RESOURCE`.
+pub fn endpoint(options: &SessionOptions) -> String {
+    let mut out = String::with_capacity(options.proxy_url.len() + 64);
+    out.push_str(&options.proxy_url);
+    out.push_str("/auth/authenticateUser?resource=");
+    out.push_str(&url::encode(&options.resource));
+    out
+}
+
+/// The JSON body: only the fields given, with the outcome marker added to the redirect URLs.
+pub fn request_body(options: &SessionOptions) -> String {
+    let success = options
+        .success_url
+        .as_deref()
+        .map(|u| redirect::mark(u, Outcome::Success));
+    let failure = options
+        .failure_url
+        .as_deref()
+        .map(|u| redirect::mark(u, Outcome::Failure));
+    let fields = [
+        ("reference_id", options.reference_id.as_deref()),
+        ("auth_success_redirect_url", success.as_deref()),
+        ("auth_failure_redirect_url", failure.as_deref()),
+        ("language", options.language.as_deref()),
+    ];
+    let mut out = String::from("{");
+    for (name, value) in fields {
+        if let Some(value) = value {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            push_json_string(&mut out, name);
+            out.push(':');
+            push_json_string(&mut out, value);
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Appends `value` as a JSON string literal.
+pub fn push_json_string(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Turns the proxy's answer into a [`Session`] or an error.
+///
+/// `fields` is `None` when the body was not a JSON object.
+pub fn interpret(http_status: u16, fields: Option<ResponseFields>) -> Result<Session> {
+    let ok = (200..300).contains(&http_status);
+    let Some(fields) = fields else {
+        return Err(if ok {
+            Error::new(
+                ErrorCode::InvalidResponse,
+                "the proxy answered with a body that is not a JSON object",
+            )
+        } else {
+            proxy_error(
+                http_status,
+                "the proxy answered with an error and no JSON body",
+            )
+        });
+    };
+    if !ok {
+        let message = [&fields.message, &fields.detail, &fields.title]
+            .into_iter()
+            .flatten()
+            .find(|m| !m.is_empty())
+            .map_or("the proxy answered with an error", |m| m.as_str());
+        return Err(proxy_error(http_status, message));
+    }
+    match (fields.user_id, fields.auth_url) {
+        (Some(user_id), Some(auth_url)) if !user_id.is_empty() && is_http_url(&auth_url) => {
+            Ok(Session { user_id, auth_url })
+        }
+        _ => Err(Error::new(
+            ErrorCode::InvalidResponse,
+            "the proxy's answer lacks a user_id or an http(s) auth_url",
+        )),
+    }
+}
+
+fn proxy_error(status: u16, message: &str) -> Error {
+    Error {
+        code: ErrorCode::ProxyError,
+        message: message.into(),
+        status: Some(status),
+    }
+}
+
+fn is_http_url(value: &str) -> bool {
+    url::split_absolute(value).is_some_and(|a| {
+        !a.host.is_empty()
+            && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::RawOptions;
+
+    fn options(extra: RawOptions) -> SessionOptions {
+        RawOptions {
+            proxy_url: Some("/api/terra".into()),
+            resource: Some("oura".into()),
+            ..extra
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn builds_terras_endpoint() {
+        assert_eq!(
+            endpoint(&options(RawOptions::default())),
+            "/api/terra/auth/authenticateUser?resource=OURA"
+        );
+    }
+
+    #[test]
+    fn body_holds_only_given_fields() {
+        assert_eq!(request_body(&options(RawOptions::default())), "{}");
+        let body = request_body(&options(RawOptions {
+            reference_id: Some("u\"42\\\n\u{1}é".into()),
+            success_url: Some("https://app.example/done?auth=success".into()),
+            failure_url: Some("https://app.example/failed".into()),
+            language: Some("en".into()),
+            ..RawOptions::default()
+        }));
+        assert_eq!(
+            body,
+            concat!(
+                r#"{"reference_id":"u\"42\\\n\u0001é","#,
+                r#""auth_success_redirect_url":"https://app.example/done?auth=success&tc_outcome=success","#,
+                r#""auth_failure_redirect_url":"https://app.example/failed?tc_outcome=failure","#,
+                r#""language":"en"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn reads_a_session() {
+        let fields = ResponseFields {
+            user_id: Some("u-1".into()),
+            auth_url: Some("https://www.fitbit.com/oauth2/authorize?x".into()),
+            ..ResponseFields::default()
+        };
+        let s = interpret(200, Some(fields)).unwrap();
+        assert_eq!(s.user_id, "u-1");
+    }
+
+    #[test]
+    fn incomplete_or_unsafe_sessions_are_invalid_responses() {
+        let cases = [
+            ResponseFields {
+                user_id: Some("u".into()),
+                ..ResponseFields::default()
+            },
+            ResponseFields {
+                auth_url: Some("https://x/".into()),
+                ..ResponseFields::default()
+            },
+            ResponseFields {
+                user_id: Some("u".into()),
+                auth_url: Some("javascript:alert(1)".into()),
+                ..Default::default()
+            },
+            ResponseFields {
+                user_id: Some(String::new()),
+                auth_url: Some("https://x/".into()),
+                ..Default::default()
+            },
+        ];
+        for fields in cases {
+            assert_eq!(
+                interpret(200, Some(fields)).unwrap_err().code,
+                ErrorCode::InvalidResponse
+            );
+        }
+        assert_eq!(
+            interpret(200, None).unwrap_err().code,
+            ErrorCode::InvalidResponse
+        );
+    }
+
+    #[test]
+    fn errors_carry_status_and_the_servers_message() {
+        let terra = ResponseFields {
+            message: Some("Invalid resource".into()),
+            ..Default::default()
+        };
+        let e = interpret(404, Some(terra)).unwrap_err();
+        assert_eq!(
+            (e.code, e.status, e.message.as_str()),
+            (ErrorCode::ProxyError, Some(404), "Invalid resource")
+        );
+
+        let problem = ResponseFields {
+            title: Some("Bad Request".into()),
+            detail: Some("resource missing".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            interpret(400, Some(problem)).unwrap_err().message,
+            "resource missing"
+        );
+
+        let title_only = ResponseFields {
+            title: Some("Forbidden".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            interpret(403, Some(title_only)).unwrap_err().message,
+            "Forbidden"
+        );
+
+        let e = interpret(502, None).unwrap_err();
+        assert_eq!((e.code, e.status), (ErrorCode::ProxyError, Some(502)));
+    }
+}
