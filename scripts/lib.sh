@@ -1,0 +1,77 @@
+# Shared helpers for the project scripts (sourced, not run).
+# Every tool the scripts use is installed here when missing, and skipped when present.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$ROOT/www/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# The wasm-bindgen version pinned in Cargo.lock; wasm-bindgen-cli must equal it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+ensure_rust_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "installing the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  [ -f Cargo.lock ] || cargo generate-lockfile
+  local want; want="$(wasm_bindgen_version)"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    say "installing wasm-bindgen-cli $want (matches Cargo.lock; takes a few minutes once)"
+    cargo install wasm-bindgen-cli --version "$want" --locked \
+      || cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+# npm packages of www/ (playwright-core, binaryen's wasm-opt 132, esbuild, ...), from package-lock.json.
+ensure_npm_packages() {
+  local stamp=www/node_modules/.terra-connect-lock
+  if [ ! -f "$stamp" ] || ! cmp -s www/package-lock.json "$stamp"; then
+    say "installing npm packages (npm ci)"
+    (cd www && npm ci --no-audit --no-fund)
+    cp www/package-lock.json "$stamp"
+  fi
+}
+
+# Debian's chromium and chromium-driver, for the browser tests.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    say "installing Debian's chromium and chromium-driver"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+  export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+}
+
+# A free loopback TCP port.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts a program in the background that prints "... listening on http://ADDR" as its first
+# stdout line; sets REPLY to that URL. The process is stopped when the calling script exits.
+BACKGROUND_PIDS=()
+cleanup_background() { for pid in "${BACKGROUND_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup_background EXIT
+start_listening() {
+  local log="$1"; shift
+  local out; out="$(mktemp)"
+  "$@" >"$out" 2>"$log" &
+  BACKGROUND_PIDS+=("$!")
+  for _ in $(seq 1 100); do
+    if grep -q 'listening on http://' "$out"; then
+      REPLY="$(grep -o 'http://[0-9.:]*' "$out" | head -n1)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "error: $* did not start; its log:" >&2
+  cat "$log" >&2
+  return 1
+}

@@ -1,0 +1,184 @@
+//! The JS-facing API in headless Chromium, against the real proxy binary (sandbox mode) and a
+//! deliberately broken proxy (`proxy/examples/fault_proxy.rs`), both started by
+//! `scripts/test.sh`, which passes their URLs at compile time.
+
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use terra_connect::web::js::TerraConnectError;
+use terra_connect::{connect, create_session, parse_redirect, JsSessionOptions};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The proxy binary in sandbox mode, e.g. `http://127.0.0.1:18787`.
+const PROXY: &str = env!("TERRA_CONNECT_TEST_PROXY");
+/// The fault proxy's base URL.
+const FAULTS: &str = env!("TERRA_CONNECT_TEST_FAULTS");
+/// A loopback port nothing listens on.
+const CLOSED: &str = env!("TERRA_CONNECT_TEST_CLOSED");
+
+fn options(pairs: &[(&str, JsValue)]) -> JsSessionOptions {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.unchecked_into()
+}
+
+fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+fn api() -> String {
+    format!("{PROXY}/api/terra")
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &s(key)).unwrap()
+}
+
+/// Awaits a promise that must reject with a TerraConnectError of `code`; returns the error.
+async fn rejects_with(promise: js_sys::Promise, code: &str) -> JsValue {
+    let error = JsFuture::from(promise).await.expect_err("the promise should reject");
+    assert!(error.is_instance_of::<TerraConnectError>(), "not a TerraConnectError: {error:?}");
+    assert!(error.is_instance_of::<js_sys::Error>(), "not an Error subclass");
+    assert_eq!(get(&error, "name"), s("TerraConnectError"));
+    assert_eq!(get(&error, "code"), s(code), "message: {:?}", get(&error, "message"));
+    assert!(get(&error, "message").as_string().is_some_and(|m| !m.is_empty()));
+    error
+}
+
+#[wasm_bindgen_test]
+async fn create_session_returns_the_sandboxs_session() {
+    let opts = options(&[
+        ("proxyUrl", s(&api())),
+        ("resource", s("fitbit")),
+        ("referenceId", s("user-42")),
+        ("successUrl", s("http://127.0.0.1:8787/done.html")),
+        ("failureUrl", s("http://127.0.0.1:8787/failed.html")),
+        ("language", s("en")),
+    ]);
+    let session = JsFuture::from(create_session(&opts)).await.unwrap();
+    let user_id = get(&session, "userId").as_string().unwrap();
+    let auth_url = get(&session, "authUrl").as_string().unwrap();
+    assert_eq!(user_id.len(), 36);
+    assert!(auth_url.starts_with("http://127.0.0.1:") && auth_url.contains("/consent/"), "{auth_url}");
+}
+
+#[wasm_bindgen_test]
+async fn invalid_arguments_fail_before_any_request() {
+    // The proxy URL points at a closed port: a `network` error would mean a request was made.
+    let dead = format!("http://127.0.0.1:{CLOSED}");
+    let cases: Vec<(Vec<(&str, JsValue)>, &str)> = vec![
+        (vec![("proxyUrl", s(&dead))], "resource"),
+        (vec![("proxyUrl", s(&dead)), ("resource", s(""))], "resource"),
+        (vec![("proxyUrl", s(&dead)), ("resource", s("FIT BIT"))], "resource"),
+        (vec![("proxyUrl", s(&dead)), ("resource", JsValue::from(7))], "resource"),
+        (vec![("resource", s("FITBIT"))], "proxyUrl"),
+        (vec![("proxyUrl", s("ftp://x")), ("resource", s("FITBIT"))], "proxyUrl"),
+        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("successUrl", s("http://app.example/done"))], "successUrl"),
+        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("failureUrl", s("/failed"))], "failureUrl"),
+        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("referenceId", s(""))], "referenceId"),
+    ];
+    for (pairs, option) in cases {
+        let error = rejects_with(create_session(&options(&pairs)), "invalid_argument").await;
+        let message = get(&error, "message").as_string().unwrap();
+        assert!(message.starts_with(option), "{message}");
+        rejects_with(connect(&options(&pairs)), "invalid_argument").await;
+    }
+    let not_an_object = JsValue::from_str("FITBIT").unchecked_into::<JsSessionOptions>();
+    rejects_with(create_session(&not_an_object), "invalid_argument").await;
+}
+
+#[wasm_bindgen_test]
+async fn unreachable_proxy_is_a_network_error() {
+    let opts = options(&[("proxyUrl", s(&format!("http://127.0.0.1:{CLOSED}"))), ("resource", s("FITBIT"))]);
+    rejects_with(create_session(&opts), "network").await;
+}
+
+#[wasm_bindgen_test]
+async fn terras_refusal_is_a_proxy_error_with_status_and_message() {
+    let opts = options(&[("proxyUrl", s(&api())), ("resource", s("NOSUCHWATCH"))]);
+    let error = rejects_with(create_session(&opts), "proxy_error").await;
+    assert_eq!(get(&error, "status"), JsValue::from(404));
+    assert_eq!(get(&error, "message"), s("Invalid resource: NOSUCHWATCH"));
+}
+
+#[wasm_bindgen_test]
+async fn error_shapes_of_a_broken_proxy() {
+    let cases = [
+        ("problem", "proxy_error", Some(422), Some("reference_id too long")),
+        ("terra-400", "proxy_error", Some(400), Some("language is not supported")),
+        ("html-500", "proxy_error", Some(500), None),
+        ("not-json", "invalid_response", None, None),
+        ("incomplete", "invalid_response", None, None),
+        ("javascript", "invalid_response", None, None),
+        ("array", "invalid_response", None, None),
+    ];
+    for (mode, code, status, message) in cases {
+        let opts = options(&[("proxyUrl", s(&format!("{FAULTS}/{mode}"))), ("resource", s("FITBIT"))]);
+        let error = rejects_with(create_session(&opts), code).await;
+        assert_eq!(get(&error, "status").as_f64(), status.map(f64::from), "{mode}");
+        if let Some(message) = message {
+            assert_eq!(get(&error, "message"), s(message), "{mode}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn connect_opens_a_tab_and_resolves_with_the_session() {
+    let opts = options(&[("proxyUrl", s(&api())), ("resource", s("GARMIN"))]);
+    let session = JsFuture::from(connect(&opts)).await.unwrap();
+    assert!(get(&session, "authUrl").as_string().unwrap().contains("/consent/"));
+}
+
+#[wasm_bindgen_test]
+async fn connect_rejects_when_the_session_cannot_be_created() {
+    let opts = options(&[("proxyUrl", s(&api())), ("resource", s("NOSUCHWATCH"))]);
+    rejects_with(connect(&opts), "proxy_error").await;
+}
+
+#[wasm_bindgen_test]
+fn parse_redirect_reads_explicit_urls() {
+    let r = parse_redirect(Some(
+        "https://app.example/done?auth=success&tc_outcome=success&user_id=ae53&reference_id=user%2042&resource=FITBIT".into(),
+    ))
+    .unwrap();
+    assert_eq!(get(&r, "outcome"), s("success"));
+    assert_eq!(get(&r, "userId"), s("ae53"));
+    assert_eq!(get(&r, "referenceId"), s("user 42"));
+    assert_eq!(get(&r, "resource"), s("FITBIT"));
+
+    let r = parse_redirect(Some("https://app.example/failed?tc_outcome=failure&reference_id=null".into())).unwrap();
+    assert_eq!(get(&r, "outcome"), s("failure"));
+    assert!(get(&r, "userId").is_null() && get(&r, "referenceId").is_null() && get(&r, "resource").is_null());
+}
+
+#[wasm_bindgen_test]
+fn parse_redirect_defaults_to_window_location() {
+    let window = web_sys::window().unwrap();
+    let history = window.history().unwrap();
+    let original = window.location().href().unwrap();
+    let marked = format!(
+        "{}?tc_outcome=success&user_id=u-7&resource=OURA&reference_id=null#frag",
+        original.split(['?', '#']).next().unwrap()
+    );
+    history.replace_state_with_url(&JsValue::NULL, "", Some(&marked)).unwrap();
+    let result = parse_redirect(None);
+    history.replace_state_with_url(&JsValue::NULL, "", Some(&original)).unwrap();
+    let r = result.unwrap();
+    assert_eq!(get(&r, "userId"), s("u-7"));
+    assert_eq!(get(&r, "resource"), s("OURA"));
+    assert!(get(&r, "referenceId").is_null());
+}
+
+#[wasm_bindgen_test]
+fn parse_redirect_throws_on_unmarked_urls() {
+    let error = parse_redirect(Some("https://app.example/done?user_id=u".into())).unwrap_err();
+    assert!(error.is_instance_of::<TerraConnectError>());
+    assert_eq!(get(&error, "code"), s("invalid_argument"));
+}
