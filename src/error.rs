@@ -16,6 +16,16 @@ pub enum ErrorCode {
     InvalidResponse,
     /// The browser refused to open the new tab.
     PopupBlocked,
+    /// The person closed the tab before the flow finished.
+    PopupClosed,
+    /// No result arrived within `timeoutMs`.
+    Timeout,
+    /// The caller's `AbortSignal` fired.
+    Aborted,
+    /// Terra sent the person to the failure URL.
+    AuthFailed,
+    /// A redirect URL with no, an unknown, an expired or an already used state.
+    StateMismatch,
 }
 
 impl ErrorCode {
@@ -27,6 +37,11 @@ impl ErrorCode {
             ErrorCode::ProxyError => "proxy_error",
             ErrorCode::InvalidResponse => "invalid_response",
             ErrorCode::PopupBlocked => "popup_blocked",
+            ErrorCode::PopupClosed => "popup_closed",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Aborted => "aborted",
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::StateMismatch => "state_mismatch",
         }
     }
 }
@@ -78,6 +93,11 @@ mod tests {
             (ErrorCode::ProxyError, "proxy_error"),
             (ErrorCode::InvalidResponse, "invalid_response"),
             (ErrorCode::PopupBlocked, "popup_blocked"),
+            (ErrorCode::PopupClosed, "popup_closed"),
+            (ErrorCode::Timeout, "timeout"),
+            (ErrorCode::Aborted, "aborted"),
+            (ErrorCode::AuthFailed, "auth_failed"),
+            (ErrorCode::StateMismatch, "state_mismatch"),
         ];
         for (code, text) in all {
             assert_eq!(code.as_str(), text);

@@ -18,7 +18,7 @@
 //! const { outcome, userId } = parseRedirect();
 //! ```
 //!
-//! Layout: the pure modules ([`options`], [`wire`], [`redirect`], [`url`], [`error`]) hold
+//! Layout: the pure modules ([`options`], [`wire`], [`redirect`], [`state`], [`url`], [`error`]) hold
 //! every decision and are tested natively; [`web`] is the thin `web-sys` layer; this file
 //! holds only the `#[wasm_bindgen]` exports.
 
@@ -27,6 +27,7 @@
 pub mod error;
 pub mod options;
 pub mod redirect;
+pub mod state;
 pub mod url;
 pub mod web;
 pub mod wire;
@@ -36,20 +37,28 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::Result;
 use crate::options::SessionOptions;
-use crate::web::js::{read_options, redirect_to_js, session_to_js, to_js_error};
-use crate::web::{fetch, tab::Tab};
+use crate::web::js::{
+    read_complete_options, read_flow_options, read_options, redirect_to_js, session_to_js,
+    to_js_error,
+};
+use crate::web::{complete, fetch, flow};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** The stable `code` of a {@link TerraConnectError}. */
+/** The stable `code` of a {@link TerraConnectError}: a closed set (see README, "Error codes"). */
 export type TerraConnectErrorCode =
   | "invalid_argument"
   | "network"
   | "proxy_error"
   | "invalid_response"
-  | "popup_blocked";
+  | "popup_blocked"
+  | "popup_closed"
+  | "timeout"
+  | "aborted"
+  | "auth_failed"
+  | "state_mismatch";
 
-/** Options of {@link createSession} and {@link connect}. */
+/** Options of {@link createSession}. */
 export interface SessionOptions {
   /** Where the proxy is mounted: an absolute http(s) URL or a path such as "/api/terra". */
   proxyUrl: string;
@@ -63,6 +72,36 @@ export interface SessionOptions {
   failureUrl?: string;
   /** Language of Terra's pages, e.g. "en". */
   language?: string;
+}
+
+/** Options of {@link connect}: the session's, with both redirect URLs on the page's origin. */
+export interface ConnectOptions extends SessionOptions {
+  /** Required: a page of this origin that calls completeRedirect(). */
+  successUrl: string;
+  /** Required: a page of this origin that calls completeRedirect(). */
+  failureUrl: string;
+  /** "popup" (default): a new tab; "redirect": the current tab goes to Terra and comes back. */
+  mode?: "popup" | "redirect";
+  /** "redirect": when the browser blocks the tab, use redirect mode instead of rejecting. */
+  fallback?: "redirect" | "none";
+  /** How long to wait for the person, in ms (default 600000, at most 86400000). */
+  timeoutMs?: number;
+  /** Cancels the flow: rejects with "aborted" and closes the tab. */
+  signal?: AbortSignal;
+  /** Reject with "popup_closed" as soon as the tab reads closed, even after it left for
+   *  Terra. Only for providers that send no Cross-Origin-Opener-Policy. */
+  rejectOnTabClose?: boolean;
+  /** Called once when the tab reads closed after it left for Terra (it may still be open,
+   *  behind Cross-Origin-Opener-Policy); the flow keeps waiting. Offer "Cancel" / "Try again". */
+  onTabClosed?: () => void;
+}
+
+/** Options of {@link completeRedirect}. */
+export interface CompleteOptions {
+  /** The URL to complete (default: window.location.href; then the address bar is cleaned). */
+  href?: string;
+  /** Close the tab when connect() opened it (default true). */
+  closeTab?: boolean;
 }
 
 /** A Terra login session. */
@@ -80,16 +119,29 @@ export interface RedirectResult {
   resource: string | null;
   referenceId: string | null;
 }
+
+/** A finished connection, as connect() resolves with it. */
+export interface ConnectResult extends RedirectResult {
+  outcome: "success";
+}
 "#;
 
 #[wasm_bindgen]
 extern "C" {
-    /// The JavaScript options object of `createSession` and `connect`.
+    /// The JavaScript options object of `createSession`.
     #[wasm_bindgen(typescript_type = "SessionOptions")]
     pub type JsSessionOptions;
+
+    /// The JavaScript options object of `connect`.
+    #[wasm_bindgen(typescript_type = "ConnectOptions")]
+    pub type JsConnectOptions;
+
+    /// The JavaScript options object of `completeRedirect`.
+    #[wasm_bindgen(typescript_type = "CompleteOptions")]
+    pub type JsCompleteOptions;
 }
 
-fn validated(options: &JsSessionOptions) -> Result<SessionOptions> {
+fn validated(options: &JsValue) -> Result<SessionOptions> {
     read_options(options)?.validate()
 }
 
@@ -108,56 +160,67 @@ pub fn create_session(options: &JsSessionOptions) -> js_sys::Promise {
         Err(e) => return reject(e),
     };
     future_to_promise(async move {
-        fetch::create_session(&options)
+        fetch::create_session(&options, None)
             .await
             .map(|s| session_to_js(&s))
             .map_err(to_js_error)
     })
 }
 
-/// Opens a new tab at once (call it from a click handler), asks the proxy for a session and
-/// sends the tab to Terra's login page.
+/// Connects a wearable: opens a tab at once (call it from a click handler, before any
+/// `await`), creates the session, sends the tab to Terra, and resolves with
+/// `{ outcome: "success", userId, resource, referenceId }` when the success page calls
+/// `completeRedirect()`.
 ///
-/// The tab is opened synchronously, before the returned promise exists, so popup blockers
-/// allow it. If the session cannot be created, the tab is closed and the promise rejects.
-/// Resolves with `{ userId, authUrl }`.
-#[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
-pub fn connect(options: &JsSessionOptions) -> js_sys::Promise {
-    let options = match validated(options) {
-        Ok(options) => options,
-        Err(e) => return reject(e),
-    };
-    let tab = match Tab::open() {
-        Ok(tab) => tab,
-        Err(e) => return reject(e),
-    };
-    future_to_promise(async move {
-        match fetch::create_session(&options).await {
-            Ok(session) => {
-                tab.navigate(&session.auth_url);
-                Ok(session_to_js(&session))
-            }
-            Err(e) => {
-                tab.close();
-                Err(to_js_error(e))
-            }
-        }
-    })
+/// Rejects with `invalid_argument`, `network`, `proxy_error`, `invalid_response`,
+/// `popup_blocked`, `popup_closed`, `timeout`, `aborted` or `auth_failed` (the failure URL;
+/// `error.result` holds what came back). In redirect mode the page navigates away and the
+/// promise settles only on an error before that.
+#[wasm_bindgen(unchecked_return_type = "Promise<ConnectResult>")]
+pub fn connect(options: &JsConnectOptions) -> js_sys::Promise {
+    let parsed = validated(options).and_then(|session| {
+        let (raw, hooks) = read_flow_options(options)?;
+        Ok((session, raw.validate()?, hooks))
+    });
+    match parsed {
+        Ok((session, flow_options, hooks)) => flow::start(session, flow_options, hooks),
+        Err(e) => reject(e),
+    }
+}
+
+/// Finishes a flow on the success or failure page: checks the state against the pending
+/// record (`state_mismatch` for a missing, unknown, expired or reused one; nothing is then
+/// delivered), delivers the result to the waiting `connect()`, removes the Terra and state
+/// parameters from the address bar, closes the tab `connect()` opened (unless
+/// `closeTab: false`), and returns `{ outcome, userId, resource, referenceId }`.
+#[wasm_bindgen(js_name = completeRedirect, unchecked_return_type = "RedirectResult")]
+pub fn complete_redirect(
+    options: Option<JsCompleteOptions>,
+) -> core::result::Result<JsValue, JsValue> {
+    let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+    let (href, close_tab) = read_complete_options(&options).map_err(to_js_error)?;
+    let is_current = href.is_none();
+    let href = href.unwrap_or_else(current_href);
+    complete::complete(&href, is_current, close_tab)
+        .map(|r| redirect_to_js(&r))
+        .map_err(to_js_error)
+}
+
+fn current_href() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default()
 }
 
 /// Parses the success or failure URL Terra sent the person back to (default:
-/// `window.location.href`) into `{ outcome, userId, resource, referenceId }`.
+/// `window.location.href`) into `{ outcome, userId, resource, referenceId }`, without
+/// checking state or delivering anything (`completeRedirect` does both).
 ///
 /// The URL must carry the `tc_outcome` marker that `createSession`/`connect` add to the
 /// redirect URLs; throws `invalid_argument` otherwise.
 #[wasm_bindgen(js_name = parseRedirect, unchecked_return_type = "RedirectResult")]
 pub fn parse_redirect(href: Option<String>) -> core::result::Result<JsValue, JsValue> {
-    let href = match href {
-        Some(href) => href,
-        None => web_sys::window()
-            .and_then(|w| w.location().href().ok())
-            .unwrap_or_default(),
-    };
+    let href = href.unwrap_or_else(current_href);
     redirect::parse(&href)
         .map(|r| redirect_to_js(&r))
         .map_err(to_js_error)

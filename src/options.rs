@@ -37,6 +37,106 @@ pub struct SessionOptions {
     pub language: Option<String>,
 }
 
+/// How `connect()` shows Terra's login page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// In a new tab; the app's page stays where it is (the default).
+    Popup,
+    /// In the current tab; the success page calls `completeRedirect()`.
+    Redirect,
+}
+
+/// The options of `connect()` beyond the session's, as they arrive from JavaScript.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawFlowOptions {
+    /// `mode`: `"popup"` (default) or `"redirect"`.
+    pub mode: Option<String>,
+    /// `fallback`: `"redirect"` to use redirect mode when the tab is blocked.
+    pub fallback: Option<String>,
+    /// `timeoutMs`: how long to wait for the person, in milliseconds.
+    pub timeout_ms: Option<f64>,
+    /// `rejectOnTabClose`: reject with `popup_closed` as soon as the tab reads closed.
+    pub reject_on_tab_close: Option<bool>,
+}
+
+/// Validated flow options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowOptions {
+    /// Popup or redirect.
+    pub mode: Mode,
+    /// Fall back to redirect mode when the browser blocks the tab.
+    pub fallback_redirect: bool,
+    /// How long to wait for the person, in milliseconds.
+    pub timeout_ms: u32,
+    /// Reject with `popup_closed` when the tab reads closed even after it left for Terra.
+    pub reject_on_tab_close: bool,
+}
+
+/// The default `timeoutMs`: 10 minutes.
+pub const DEFAULT_TIMEOUT_MS: u32 = 600_000;
+/// The longest accepted `timeoutMs`: 24 hours.
+pub const MAX_TIMEOUT_MS: u32 = 86_400_000;
+
+impl RawFlowOptions {
+    /// Checks the flow options.
+    pub fn validate(self) -> Result<FlowOptions> {
+        let mode = match self.mode.as_deref() {
+            None | Some("popup") => Mode::Popup,
+            Some("redirect") => Mode::Redirect,
+            Some(_) => return Err(Error::invalid("mode", "must be \"popup\" or \"redirect\"")),
+        };
+        let fallback_redirect = match self.fallback.as_deref() {
+            None | Some("none") => false,
+            Some("redirect") => true,
+            Some(_) => {
+                return Err(Error::invalid(
+                    "fallback",
+                    "must be \"redirect\" or \"none\"",
+                ))
+            }
+        };
+        let timeout_ms = match self.timeout_ms {
+            None => DEFAULT_TIMEOUT_MS,
+            Some(ms) if ms.is_finite() && ms >= 1.0 && ms <= f64::from(MAX_TIMEOUT_MS) => ms as u32,
+            Some(_) => {
+                return Err(Error::invalid(
+                    "timeoutMs",
+                    "must be a number of milliseconds from 1 to 86400000",
+                ))
+            }
+        };
+        Ok(FlowOptions {
+            mode,
+            fallback_redirect,
+            timeout_ms,
+            reject_on_tab_close: self.reject_on_tab_close.unwrap_or(false),
+        })
+    }
+}
+
+/// Checks that `connect()` can complete: both redirect URLs given and on `page_origin`, the
+/// origin whose `localStorage` and `BroadcastChannel` carry the result back.
+pub fn require_same_origin_redirects(options: &SessionOptions, page_origin: &str) -> Result<()> {
+    for (name, value) in [
+        ("successUrl", &options.success_url),
+        ("failureUrl", &options.failure_url),
+    ] {
+        let Some(value) = value else {
+            return Err(Error::invalid(
+                name,
+                "is required by connect(): the result comes back through it",
+            ));
+        };
+        if url::origin_of(value).as_deref() != Some(page_origin) {
+            return Err(Error::invalid(
+                name,
+                "must be on this page's origin, so that the result can reach connect()",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Longest accepted `referenceId`, in bytes.
 pub const MAX_REFERENCE_ID: usize = 1024;
 /// Longest accepted redirect URL, in bytes.
@@ -295,6 +395,94 @@ mod tests {
             Some(format!("https://a/{}", "x".repeat(MAX_URL)))
         )
         .is_err());
+    }
+
+    #[test]
+    fn flow_options_defaults_and_checks() {
+        let d = RawFlowOptions::default().validate().unwrap();
+        assert_eq!(
+            d,
+            FlowOptions {
+                mode: Mode::Popup,
+                fallback_redirect: false,
+                timeout_ms: 600_000,
+                reject_on_tab_close: false
+            }
+        );
+        let r = RawFlowOptions {
+            mode: Some("redirect".into()),
+            fallback: Some("redirect".into()),
+            timeout_ms: Some(1500.0),
+            reject_on_tab_close: Some(true),
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            (
+                r.mode,
+                r.fallback_redirect,
+                r.timeout_ms,
+                r.reject_on_tab_close
+            ),
+            (Mode::Redirect, true, 1500, true)
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_400_001.0] {
+            let e = RawFlowOptions {
+                timeout_ms: Some(bad),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap_err();
+            assert!(e.message.starts_with("timeoutMs"), "{bad}");
+        }
+        assert!(RawFlowOptions {
+            mode: Some("tab".into()),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(RawFlowOptions {
+            fallback: Some("popup".into()),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn connect_needs_both_redirects_on_the_page_origin() {
+        let with = |s: &str, f: &str| {
+            RawOptions {
+                success_url: Some(s.into()),
+                failure_url: Some(f.into()),
+                ..base()
+            }
+            .validate()
+            .unwrap()
+        };
+        let origin = "http://127.0.0.1:8787";
+        assert!(require_same_origin_redirects(
+            &with(
+                "http://127.0.0.1:8787/done.html",
+                "http://127.0.0.1:8787/f?x=1"
+            ),
+            origin
+        )
+        .is_ok());
+        let e = require_same_origin_redirects(
+            &with("http://127.0.0.1:9999/done.html", "http://127.0.0.1:8787/f"),
+            origin,
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("successUrl"));
+        let e = require_same_origin_redirects(
+            &with("http://127.0.0.1:8787/d", "https://app.example/f"),
+            origin,
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("failureUrl"));
+        let e = require_same_origin_redirects(&base().validate().unwrap(), origin).unwrap_err();
+        assert!(e.message.starts_with("successUrl"));
     }
 
     #[test]

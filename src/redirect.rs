@@ -11,8 +11,17 @@ use crate::url;
 /// The marker parameter terra-connect adds to the redirect URLs it sends.
 pub const OUTCOME_PARAM: &str = "tc_outcome";
 
-/// The parameters Terra appends to a redirect URL.
-pub const TERRA_PARAMS: [&str; 3] = ["user_id", "resource", "reference_id"];
+/// The state (CSRF) parameter `connect()` adds to the redirect URLs it sends.
+pub const STATE_PARAM: &str = "tc_state";
+
+/// Every parameter a completed redirect carries for terra-connect: Terra's three and ours.
+pub const FLOW_PARAMS: [&str; 5] = [
+    "user_id",
+    "resource",
+    "reference_id",
+    OUTCOME_PARAM,
+    STATE_PARAM,
+];
 
 /// Which of the two redirect URLs the person came back to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +54,8 @@ pub struct Redirect {
     pub resource: Option<String>,
     /// The app's own id for its user, as given when the session was created.
     pub reference_id: Option<String>,
+    /// The `tc_state` that `connect()` added, when present.
+    pub state: Option<String>,
 }
 
 /// `url` with the terra-connect outcome marker added (existing query and fragment kept).
@@ -76,7 +87,43 @@ pub fn parse(href: &str) -> Result<Redirect> {
         user_id: field("user_id"),
         resource: field("resource"),
         reference_id: field("reference_id"),
+        state: field(STATE_PARAM),
     })
+}
+
+/// `href` without the parameters of [`FLOW_PARAMS`]: what the address bar should show after
+/// the redirect was handled. The app's own parameters and the fragment are kept.
+pub fn strip(href: &str) -> String {
+    url::remove_params(href, |name| FLOW_PARAMS.contains(&name))
+}
+
+/// Encodes a redirect as a query string (the form results travel in between tabs).
+pub fn to_query(redirect: &Redirect) -> String {
+    let mut out = String::from(OUTCOME_PARAM);
+    out.push('=');
+    out.push_str(redirect.outcome.as_str());
+    let fields = [
+        ("user_id", &redirect.user_id),
+        ("resource", &redirect.resource),
+        ("reference_id", &redirect.reference_id),
+        (STATE_PARAM, &redirect.state),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            out.push('&');
+            out.push_str(name);
+            out.push('=');
+            out.push_str(&url::encode(value));
+        }
+    }
+    out
+}
+
+/// Decodes [`to_query`]'s output.
+pub fn from_query(query: &str) -> Option<Redirect> {
+    let mut href = String::from("terra-connect://result?");
+    href.push_str(query);
+    parse(&href).ok()
 }
 
 #[cfg(test)]
@@ -95,6 +142,7 @@ mod tests {
                 user_id: Some("ae53-1".into()),
                 resource: Some("FITBIT".into()),
                 reference_id: Some("user-42".into()),
+                state: None,
             }
         );
     }
@@ -134,6 +182,30 @@ mod tests {
                 .outcome,
             Outcome::Failure
         );
+    }
+
+    #[test]
+    fn reads_the_state_and_strips_flow_parameters() {
+        let href = "https://app.example/done?auth=success&tc_outcome=success&tc_state=abc&user_id=u&resource=OURA&reference_id=null#x";
+        assert_eq!(parse(href).unwrap().state.as_deref(), Some("abc"));
+        assert_eq!(strip(href), "https://app.example/done?auth=success#x");
+        assert_eq!(
+            strip("https://app.example/done?tc_outcome=failure"),
+            "https://app.example/done"
+        );
+    }
+
+    #[test]
+    fn results_round_trip_through_a_query_string() {
+        let r = Redirect {
+            outcome: Outcome::Failure,
+            user_id: None,
+            resource: Some("GOOGLE_HEALTH".into()),
+            reference_id: Some("a&b=c é".into()),
+            state: Some("0123".into()),
+        };
+        assert_eq!(from_query(&to_query(&r)), Some(r));
+        assert_eq!(from_query("user_id=x"), None);
     }
 
     #[test]

@@ -46,6 +46,33 @@ pub fn split_absolute(url: &str) -> Option<Absolute<'_>> {
     })
 }
 
+/// The origin of an absolute `http(s)` URL as `window.location.origin` spells it
+/// (`https://app.example`, default ports left out), or `None` for other URLs.
+pub fn origin_of(url: &str) -> Option<String> {
+    let parts = split_absolute(url)?;
+    let scheme = parts.scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return None,
+    };
+    let rest = &url[parts.scheme.len() + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let host_port = host_port.strip_suffix(default_port).unwrap_or(&host_port);
+    if host_port.is_empty() {
+        return None;
+    }
+    let mut out = scheme;
+    out.push_str("://");
+    out.push_str(host_port);
+    Some(out)
+}
+
 /// Whether `host` names this machine's loopback interface.
 pub fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host == "[::1]" || is_ipv4_loopback(host)
@@ -221,6 +248,28 @@ mod tests {
         ] {
             assert_eq!(split_absolute(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn computes_origins() {
+        assert_eq!(
+            origin_of("https://App.Example:443/done?x#y").as_deref(),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8787/done.html").as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(
+            origin_of("http://localhost:80").as_deref(),
+            Some("http://localhost")
+        );
+        assert_eq!(
+            origin_of("https://app.example:8443").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(origin_of("myapp://done"), None);
+        assert_eq!(origin_of("https:///x"), None);
     }
 
     #[test]

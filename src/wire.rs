@@ -43,16 +43,24 @@ pub fn endpoint(options: &SessionOptions) -> String {
     out
 }
 
-/// The JSON body: only the fields given, with the outcome marker added to the redirect URLs.
-pub fn request_body(options: &SessionOptions) -> String {
+/// The JSON body: only the fields given, with the outcome marker (and `connect()`'s state,
+/// when given) added to the redirect URLs.
+pub fn request_body(options: &SessionOptions, state: Option<&str>) -> String {
+    let marked = |u: &str, outcome| {
+        let u = redirect::mark(u, outcome);
+        match state {
+            Some(state) => url::append_param(&u, redirect::STATE_PARAM, state),
+            None => u,
+        }
+    };
     let success = options
         .success_url
         .as_deref()
-        .map(|u| redirect::mark(u, Outcome::Success));
+        .map(|u| marked(u, Outcome::Success));
     let failure = options
         .failure_url
         .as_deref()
-        .map(|u| redirect::mark(u, Outcome::Failure));
+        .map(|u| marked(u, Outcome::Failure));
     let fields = [
         ("reference_id", options.reference_id.as_deref()),
         ("auth_success_redirect_url", success.as_deref()),
@@ -173,14 +181,25 @@ mod tests {
 
     #[test]
     fn body_holds_only_given_fields() {
-        assert_eq!(request_body(&options(RawOptions::default())), "{}");
-        let body = request_body(&options(RawOptions {
-            reference_id: Some("u\"42\\\n\u{1}é".into()),
-            success_url: Some("https://app.example/done?auth=success".into()),
-            failure_url: Some("https://app.example/failed".into()),
-            language: Some("en".into()),
+        assert_eq!(request_body(&options(RawOptions::default()), None), "{}");
+        let with_state = options(RawOptions {
+            success_url: Some("https://a/d#f".into()),
             ..RawOptions::default()
-        }));
+        });
+        assert_eq!(
+            request_body(&with_state, Some("00aa")),
+            r#"{"auth_success_redirect_url":"https://a/d?tc_outcome=success&tc_state=00aa#f"}"#
+        );
+        let body = request_body(
+            &options(RawOptions {
+                reference_id: Some("u\"42\\\n\u{1}é".into()),
+                success_url: Some("https://app.example/done?auth=success".into()),
+                failure_url: Some("https://app.example/failed".into()),
+                language: Some("en".into()),
+                ..RawOptions::default()
+            }),
+            None,
+        );
         assert_eq!(
             body,
             concat!(

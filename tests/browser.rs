@@ -10,7 +10,11 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 use terra_connect::web::js::TerraConnectError;
-use terra_connect::{connect, create_session, parse_redirect, JsSessionOptions};
+use terra_connect::{create_session, parse_redirect, JsSessionOptions};
+
+fn connect(options: &JsSessionOptions) -> js_sys::Promise {
+    terra_connect::connect(options.unchecked_ref())
+}
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -43,12 +47,27 @@ fn get(v: &JsValue, key: &str) -> JsValue {
 
 /// Awaits a promise that must reject with a TerraConnectError of `code`; returns the error.
 async fn rejects_with(promise: js_sys::Promise, code: &str) -> JsValue {
-    let error = JsFuture::from(promise).await.expect_err("the promise should reject");
-    assert!(error.is_instance_of::<TerraConnectError>(), "not a TerraConnectError: {error:?}");
-    assert!(error.is_instance_of::<js_sys::Error>(), "not an Error subclass");
+    let error = JsFuture::from(promise)
+        .await
+        .expect_err("the promise should reject");
+    assert!(
+        error.is_instance_of::<TerraConnectError>(),
+        "not a TerraConnectError: {error:?}"
+    );
+    assert!(
+        error.is_instance_of::<js_sys::Error>(),
+        "not an Error subclass"
+    );
     assert_eq!(get(&error, "name"), s("TerraConnectError"));
-    assert_eq!(get(&error, "code"), s(code), "message: {:?}", get(&error, "message"));
-    assert!(get(&error, "message").as_string().is_some_and(|m| !m.is_empty()));
+    assert_eq!(
+        get(&error, "code"),
+        s(code),
+        "message: {:?}",
+        get(&error, "message")
+    );
+    assert!(get(&error, "message")
+        .as_string()
+        .is_some_and(|m| !m.is_empty()));
     error
 }
 
@@ -66,7 +85,10 @@ async fn create_session_returns_the_sandboxs_session() {
     let user_id = get(&session, "userId").as_string().unwrap();
     let auth_url = get(&session, "authUrl").as_string().unwrap();
     assert_eq!(user_id.len(), 36);
-    assert!(auth_url.starts_with("http://127.0.0.1:") && auth_url.contains("/consent/"), "{auth_url}");
+    assert!(
+        auth_url.starts_with("http://127.0.0.1:") && auth_url.contains("/consent/"),
+        "{auth_url}"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -75,20 +97,54 @@ async fn invalid_arguments_fail_before_any_request() {
     let dead = format!("http://127.0.0.1:{CLOSED}");
     let cases: Vec<(Vec<(&str, JsValue)>, &str)> = vec![
         (vec![("proxyUrl", s(&dead))], "resource"),
-        (vec![("proxyUrl", s(&dead)), ("resource", s(""))], "resource"),
-        (vec![("proxyUrl", s(&dead)), ("resource", s("FIT BIT"))], "resource"),
-        (vec![("proxyUrl", s(&dead)), ("resource", JsValue::from(7))], "resource"),
+        (
+            vec![("proxyUrl", s(&dead)), ("resource", s(""))],
+            "resource",
+        ),
+        (
+            vec![("proxyUrl", s(&dead)), ("resource", s("FIT BIT"))],
+            "resource",
+        ),
+        (
+            vec![("proxyUrl", s(&dead)), ("resource", JsValue::from(7))],
+            "resource",
+        ),
         (vec![("resource", s("FITBIT"))], "proxyUrl"),
-        (vec![("proxyUrl", s("ftp://x")), ("resource", s("FITBIT"))], "proxyUrl"),
-        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("successUrl", s("http://app.example/done"))], "successUrl"),
-        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("failureUrl", s("/failed"))], "failureUrl"),
-        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("referenceId", s(""))], "referenceId"),
+        (
+            vec![("proxyUrl", s("ftp://x")), ("resource", s("FITBIT"))],
+            "proxyUrl",
+        ),
+        (
+            vec![
+                ("proxyUrl", s(&dead)),
+                ("resource", s("FITBIT")),
+                ("successUrl", s("http://app.example/done")),
+            ],
+            "successUrl",
+        ),
+        (
+            vec![
+                ("proxyUrl", s(&dead)),
+                ("resource", s("FITBIT")),
+                ("failureUrl", s("/failed")),
+            ],
+            "failureUrl",
+        ),
+        (
+            vec![
+                ("proxyUrl", s(&dead)),
+                ("resource", s("FITBIT")),
+                ("referenceId", s("")),
+            ],
+            "referenceId",
+        ),
     ];
     for (pairs, option) in cases {
         let error = rejects_with(create_session(&options(&pairs)), "invalid_argument").await;
         let message = get(&error, "message").as_string().unwrap();
         assert!(message.starts_with(option), "{message}");
-        rejects_with(connect(&options(&pairs)), "invalid_argument").await;
+        let opts: JsValue = options(&pairs).into();
+        rejects_with(connect(opts.unchecked_ref()), "invalid_argument").await;
     }
     let not_an_object = JsValue::from_str("FITBIT").unchecked_into::<JsSessionOptions>();
     rejects_with(create_session(&not_an_object), "invalid_argument").await;
@@ -96,7 +152,10 @@ async fn invalid_arguments_fail_before_any_request() {
 
 #[wasm_bindgen_test]
 async fn unreachable_proxy_is_a_network_error() {
-    let opts = options(&[("proxyUrl", s(&format!("http://127.0.0.1:{CLOSED}"))), ("resource", s("FITBIT"))]);
+    let opts = options(&[
+        ("proxyUrl", s(&format!("http://127.0.0.1:{CLOSED}"))),
+        ("resource", s("FITBIT")),
+    ]);
     rejects_with(create_session(&opts), "network").await;
 }
 
@@ -111,8 +170,18 @@ async fn terras_refusal_is_a_proxy_error_with_status_and_message() {
 #[wasm_bindgen_test]
 async fn error_shapes_of_a_broken_proxy() {
     let cases = [
-        ("problem", "proxy_error", Some(422), Some("reference_id too long")),
-        ("terra-400", "proxy_error", Some(400), Some("language is not supported")),
+        (
+            "problem",
+            "proxy_error",
+            Some(422),
+            Some("reference_id too long"),
+        ),
+        (
+            "terra-400",
+            "proxy_error",
+            Some(400),
+            Some("language is not supported"),
+        ),
         ("html-500", "proxy_error", Some(500), None),
         ("not-json", "invalid_response", None, None),
         ("incomplete", "invalid_response", None, None),
@@ -120,26 +189,221 @@ async fn error_shapes_of_a_broken_proxy() {
         ("array", "invalid_response", None, None),
     ];
     for (mode, code, status, message) in cases {
-        let opts = options(&[("proxyUrl", s(&format!("{FAULTS}/{mode}"))), ("resource", s("FITBIT"))]);
+        let opts = options(&[
+            ("proxyUrl", s(&format!("{FAULTS}/{mode}"))),
+            ("resource", s("FITBIT")),
+        ]);
         let error = rejects_with(create_session(&opts), code).await;
-        assert_eq!(get(&error, "status").as_f64(), status.map(f64::from), "{mode}");
+        assert_eq!(
+            get(&error, "status").as_f64(),
+            status.map(f64::from),
+            "{mode}"
+        );
         if let Some(message) = message {
             assert_eq!(get(&error, "message"), s(message), "{mode}");
         }
     }
 }
 
-#[wasm_bindgen_test]
-async fn connect_opens_a_tab_and_resolves_with_the_session() {
-    let opts = options(&[("proxyUrl", s(&api())), ("resource", s("GARMIN"))]);
-    let session = JsFuture::from(connect(&opts)).await.unwrap();
-    assert!(get(&session, "authUrl").as_string().unwrap().contains("/consent/"));
+fn origin() -> String {
+    web_sys::window().unwrap().location().origin().unwrap()
+}
+
+/// Options for `connect()` whose redirect URLs are on this test page's origin.
+fn connect_options(resource: &str, extra: &[(&str, JsValue)]) -> JsSessionOptions {
+    let mut pairs = vec![
+        ("proxyUrl", s(&api())),
+        ("resource", s(resource)),
+        ("referenceId", s("user-42")),
+        ("successUrl", s(&format!("{}/done?auth=success", origin()))),
+        ("failureUrl", s(&format!("{}/failed", origin()))),
+    ];
+    pairs.extend(extra.iter().cloned());
+    options(&pairs)
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// Waits until exactly one flow is pending and returns its state.
+async fn pending_state() -> String {
+    for _ in 0..100 {
+        let keys =
+            terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX);
+        if let [key] = keys.as_slice() {
+            return key[terra_connect::state::PENDING_PREFIX.len()..].to_owned();
+        }
+        sleep(20).await;
+    }
+    panic!("no single pending record appeared");
+}
+
+/// What the success or failure page would see: Terra's parameters on a redirect URL.
+fn came_back(outcome: &str, state: &str) -> JsValue {
+    let path = if outcome == "success" {
+        "done?auth=success&"
+    } else {
+        "failed?"
+    };
+    let href = format!(
+        "{}/{path}tc_outcome={outcome}&tc_state={state}&user_id=u-1&resource=FITBIT&reference_id=user-42",
+        origin()
+    );
+    let o = Object::new();
+    Reflect::set(&o, &s("href"), &s(&href)).unwrap();
+    Reflect::set(&o, &s("closeTab"), &JsValue::FALSE).unwrap();
+    o.into()
+}
+
+fn complete(options: &JsValue) -> Result<JsValue, JsValue> {
+    terra_connect::complete_redirect(Some(options.clone().unchecked_into()))
 }
 
 #[wasm_bindgen_test]
-async fn connect_rejects_when_the_session_cannot_be_created() {
-    let opts = options(&[("proxyUrl", s(&api())), ("resource", s("NOSUCHWATCH"))]);
-    rejects_with(connect(&opts), "proxy_error").await;
+async fn connect_resolves_when_the_success_page_completes() {
+    let promise = connect(&connect_options("fitbit", &[]));
+    let state = pending_state().await;
+    assert!(terra_connect::state::is_well_formed(&state));
+    let redirect = came_back("success", &state);
+    let completed = complete(&redirect).unwrap();
+    assert_eq!(get(&completed, "outcome"), s("success"));
+    let result = JsFuture::from(promise).await.unwrap();
+    assert_eq!(get(&result, "outcome"), s("success"));
+    assert_eq!(get(&result, "userId"), s("u-1"));
+    assert_eq!(get(&result, "resource"), s("FITBIT"));
+    assert_eq!(get(&result, "referenceId"), s("user-42"));
+    assert!(
+        terra_connect::web::storage::keys_with_prefix("terra-connect:").is_empty(),
+        "everything cleaned up"
+    );
+    // The same URL again is a replay.
+    let replay = complete(&redirect).unwrap_err();
+    assert_eq!(get(&replay, "code"), s("state_mismatch"));
+}
+
+#[wasm_bindgen_test]
+async fn the_failure_url_rejects_with_auth_failed_and_what_came_back() {
+    let promise = connect(&connect_options("OURA", &[]));
+    let state = pending_state().await;
+    complete(&came_back("failure", &state)).unwrap();
+    let error = rejects_with(promise, "auth_failed").await;
+    let result = get(&error, "result");
+    assert_eq!(get(&result, "outcome"), s("failure"));
+    assert_eq!(get(&result, "referenceId"), s("user-42"));
+}
+
+#[wasm_bindgen_test]
+async fn forged_urls_are_refused_and_deliver_nothing() {
+    let abort = web_sys::AbortController::new().unwrap();
+    let promise = connect(&connect_options(
+        "GARMIN",
+        &[("signal", abort.signal().into())],
+    ));
+    let state = pending_state().await;
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for forged in [
+        came_back("success", unknown),
+        came_back("success", "not-a-state"),
+        {
+            let o = Object::new();
+            let href = format!("{}/done?tc_outcome=success&user_id=evil", origin());
+            Reflect::set(&o, &s("href"), &s(&href)).unwrap();
+            o.into()
+        },
+    ] {
+        let error = complete(&forged).unwrap_err();
+        assert!(error.is_instance_of::<TerraConnectError>());
+        assert_eq!(get(&error, "code"), s("state_mismatch"));
+    }
+    // The real flow is still pending and unharmed: abort it.
+    assert_eq!(pending_state().await, state);
+    abort.abort();
+    rejects_with(promise, "aborted").await;
+    let late = complete(&came_back("success", &state)).unwrap_err();
+    assert_eq!(
+        get(&late, "code"),
+        s("state_mismatch"),
+        "an aborted flow accepts nothing"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn connect_times_out() {
+    let promise = connect(&connect_options(
+        "FITBIT",
+        &[("timeoutMs", JsValue::from(300))],
+    ));
+    rejects_with(promise, "timeout").await;
+    assert!(
+        terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX)
+            .is_empty()
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_already_aborted_signal_rejects_at_once() {
+    let abort = web_sys::AbortController::new().unwrap();
+    abort.abort();
+    let promise = connect(&connect_options(
+        "FITBIT",
+        &[("signal", abort.signal().into())],
+    ));
+    rejects_with(promise, "aborted").await;
+    assert!(
+        terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX)
+            .is_empty()
+    );
+}
+
+#[wasm_bindgen_test]
+async fn connect_checks_its_own_options() {
+    let cases: [(&[(&str, JsValue)], &str); 6] = [
+        (&[("timeoutMs", JsValue::from(0))], "timeoutMs"),
+        (&[("timeoutMs", s("100"))], "timeoutMs"),
+        (&[("mode", s("tab"))], "mode"),
+        (&[("signal", s("stop"))], "signal"),
+        (&[("onTabClosed", JsValue::from(1))], "onTabClosed"),
+        (
+            &[("successUrl", s("http://127.0.0.1:1/elsewhere"))],
+            "successUrl",
+        ),
+    ];
+    for (extra, option) in cases {
+        let error = rejects_with(
+            connect(&connect_options("FITBIT", extra)),
+            "invalid_argument",
+        )
+        .await;
+        assert!(
+            get(&error, "message")
+                .as_string()
+                .unwrap()
+                .starts_with(option),
+            "{option}"
+        );
+    }
+    let no_failure_url = options(&[
+        ("proxyUrl", s(&api())),
+        ("resource", s("FITBIT")),
+        ("successUrl", s(&format!("{}/done", origin()))),
+    ]);
+    rejects_with(connect(&no_failure_url), "invalid_argument").await;
+}
+
+#[wasm_bindgen_test]
+async fn connect_rejects_and_cleans_up_when_the_session_cannot_be_created() {
+    rejects_with(connect(&connect_options("NOSUCHWATCH", &[])), "proxy_error").await;
+    assert!(
+        terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX)
+            .is_empty()
+    );
 }
 
 #[wasm_bindgen_test]
@@ -153,9 +417,16 @@ fn parse_redirect_reads_explicit_urls() {
     assert_eq!(get(&r, "referenceId"), s("user 42"));
     assert_eq!(get(&r, "resource"), s("FITBIT"));
 
-    let r = parse_redirect(Some("https://app.example/failed?tc_outcome=failure&reference_id=null".into())).unwrap();
+    let r = parse_redirect(Some(
+        "https://app.example/failed?tc_outcome=failure&reference_id=null".into(),
+    ))
+    .unwrap();
     assert_eq!(get(&r, "outcome"), s("failure"));
-    assert!(get(&r, "userId").is_null() && get(&r, "referenceId").is_null() && get(&r, "resource").is_null());
+    assert!(
+        get(&r, "userId").is_null()
+            && get(&r, "referenceId").is_null()
+            && get(&r, "resource").is_null()
+    );
 }
 
 #[wasm_bindgen_test]
@@ -167,9 +438,13 @@ fn parse_redirect_defaults_to_window_location() {
         "{}?tc_outcome=success&user_id=u-7&resource=OURA&reference_id=null#frag",
         original.split(['?', '#']).next().unwrap()
     );
-    history.replace_state_with_url(&JsValue::NULL, "", Some(&marked)).unwrap();
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(&marked))
+        .unwrap();
     let result = parse_redirect(None);
-    history.replace_state_with_url(&JsValue::NULL, "", Some(&original)).unwrap();
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(&original))
+        .unwrap();
     let r = result.unwrap();
     assert_eq!(get(&r, "userId"), s("u-7"));
     assert_eq!(get(&r, "resource"), s("OURA"));

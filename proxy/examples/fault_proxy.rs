@@ -9,7 +9,9 @@ use axum::routing::post;
 use axum::Router;
 
 async fn answer(Path(mode): Path<String>) -> Response {
-    let json = |status: StatusCode, body: &'static str| (status, [(header::CONTENT_TYPE, "application/json")], body);
+    let json = |status: StatusCode, body: &'static str| {
+        (status, [(header::CONTENT_TYPE, "application/json")], body)
+    };
     match mode.as_str() {
         "not-json" => (StatusCode::OK, "<html>hello</html>").into_response(),
         "incomplete" => json(StatusCode::OK, r#"{"status":"success","user_id":"u-1"}"#).into_response(),
@@ -31,11 +33,16 @@ async fn answer(Path(mode): Path<String>) -> Response {
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let app = Router::new()
         .route("/{mode}/auth/authenticateUser", post(answer))
         .layer(tower_http::cors::CorsLayer::permissive());
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    println!("fault proxy listening on http://{}", listener.local_addr().expect("addr"));
+    println!(
+        "fault proxy listening on http://{}",
+        listener.local_addr().expect("addr")
+    );
     axum::serve(listener, app).await.expect("serve");
 }

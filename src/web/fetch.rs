@@ -13,12 +13,12 @@ fn network(message: &str) -> Error {
 }
 
 /// Asks the proxy for a Terra login session.
-pub async fn create_session(options: &SessionOptions) -> Result<Session> {
+pub async fn create_session(options: &SessionOptions, state: Option<&str>) -> Result<Session> {
     let window = web_sys::window()
         .ok_or_else(|| network("no window: terra-connect runs in a browser page"))?;
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(&wire::request_body(options)));
+    init.set_body(&JsValue::from_str(&wire::request_body(options, state)));
     let headers = Headers::new().map_err(|_| network("could not build request headers"))?;
     let _ = headers.set("content-type", "application/json");
     init.set_headers(&headers);

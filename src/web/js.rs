@@ -2,10 +2,12 @@
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::options::RawOptions;
+use crate::options::{RawFlowOptions, RawOptions};
 use crate::redirect::Redirect;
+use crate::web::flow::Hooks;
 use crate::wire::{ResponseFields, Session};
 
 #[wasm_bindgen(module = "/js/error.js")]
@@ -41,15 +43,66 @@ pub fn read_options(value: &JsValue) -> Result<RawOptions> {
     })
 }
 
-fn string_option(object: &JsValue, key: &str) -> Result<Option<String>> {
+/// Reads `connect()`'s own options: `mode`, `fallback`, `timeoutMs`, `rejectOnTabClose`,
+/// `signal` (an `AbortSignal`) and `onTabClosed` (a function).
+pub fn read_flow_options(value: &JsValue) -> Result<(RawFlowOptions, Hooks)> {
+    let raw = RawFlowOptions {
+        mode: string_option(value, "mode")?,
+        fallback: string_option(value, "fallback")?,
+        timeout_ms: typed_option(value, "timeoutMs", "must be a number", JsValue::as_f64)?,
+        reject_on_tab_close: typed_option(
+            value,
+            "rejectOnTabClose",
+            "must be a boolean",
+            JsValue::as_bool,
+        )?,
+    };
+    let hooks = Hooks {
+        signal: typed_option(value, "signal", "must be an AbortSignal", |v| {
+            v.dyn_ref().cloned()
+        })?,
+        on_tab_closed: typed_option(value, "onTabClosed", "must be a function", |v| {
+            v.dyn_ref().cloned()
+        })?,
+    };
+    Ok((raw, hooks))
+}
+
+/// Reads `completeRedirect()`'s options: `href` (a string) and `closeTab` (a boolean).
+pub fn read_complete_options(value: &JsValue) -> Result<(Option<String>, bool)> {
+    if value.is_undefined() || value.is_null() {
+        return Ok((None, true));
+    }
+    if !value.is_object() {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            "options must be an object",
+        ));
+    }
+    let href = string_option(value, "href")?;
+    let close_tab = typed_option(value, "closeTab", "must be a boolean", JsValue::as_bool)?;
+    Ok((href, close_tab.unwrap_or(true)))
+}
+
+/// The option `key` of `object`: absent, `undefined` and `null` are `None`; a value `cast`
+/// cannot read is an `invalid_argument` error saying `problem`.
+fn typed_option<T>(
+    object: &JsValue,
+    key: &str,
+    problem: &str,
+    cast: impl Fn(&JsValue) -> Option<T>,
+) -> Result<Option<T>> {
     let value = Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    value
-        .as_string()
+    cast(&value)
         .map(Some)
-        .ok_or_else(|| Error::invalid(key, "must be a string"))
+        .ok_or_else(|| Error::invalid(key, problem))
+}
+
+fn string_option(object: &JsValue, key: &str) -> Result<Option<String>> {
+    typed_option(object, key, "must be a string", JsValue::as_string)
 }
 
 /// The string fields of a parsed JSON body, or `None` when it is not a JSON object.

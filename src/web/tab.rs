@@ -43,6 +43,12 @@ impl Tab {
         let _ = self.0.location().set_href(url);
     }
 
+    /// Whether the tab reads closed. A tab on a page with `Cross-Origin-Opener-Policy` reads
+    /// closed while it is still open.
+    pub fn is_closed(&self) -> bool {
+        self.0.closed().unwrap_or(true)
+    }
+
     /// Closes the tab.
     pub fn close(&self) {
         let _ = self.0.close();
