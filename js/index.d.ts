@@ -1,13 +1,17 @@
 export {
   createSession,
   connect,
+  completeRedirect,
   parseRedirect,
   SessionOptions,
+  ConnectOptions,
+  CompleteOptions,
   Session,
   RedirectResult,
+  ConnectResult,
   TerraConnectErrorCode,
 } from './terra_connect.js';
-import type { TerraConnectErrorCode } from './terra_connect.js';
+import type { TerraConnectErrorCode, RedirectResult } from './terra_connect.js';
 
 /** The error every terra-connect call rejects or throws with. */
 export declare class TerraConnectError extends Error {
@@ -16,4 +20,6 @@ export declare class TerraConnectError extends Error {
   readonly code: TerraConnectErrorCode;
   /** The proxy's HTTP status, for `proxy_error`. */
   readonly status?: number;
+  /** For `auth_failed`: what the failure redirect carried. */
+  readonly result?: RedirectResult;
 }

@@ -5,5 +5,5 @@ import init from './terra_connect.js';
 
 await init();
 
-export { createSession, connect, parseRedirect } from './terra_connect.js';
+export { createSession, connect, completeRedirect, parseRedirect } from './terra_connect.js';
 export { TerraConnectError } from '__ERROR_MODULE__';

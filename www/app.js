@@ -3,16 +3,20 @@ import { connect } from '/pkg/index.js';
 
 const form = document.getElementById('connect-form');
 const button = document.getElementById('connect');
+const cancel = document.getElementById('cancel');
 const status = document.getElementById('status');
+let controller = null;
 
-function show(text, state) {
+function show(text, state, userId = '') {
   status.textContent = text;
   status.dataset.state = state;
+  status.dataset.userId = userId;
 }
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   const resource = document.getElementById('provider').value;
+  controller = new AbortController();
   // connect() opens the tab synchronously, inside this handler, so popup blockers allow it.
   connect({
     proxyUrl: '/api/terra',
@@ -20,15 +24,17 @@ form.addEventListener('submit', (event) => {
     referenceId: 'demo-user-1',
     successUrl: new URL('/done.html', location.href).href,
     failureUrl: new URL('/failed.html', location.href).href,
+    signal: controller.signal,
+    onTabClosed: () => show('The login tab looks closed. Still waiting: finish there, or cancel.', 'waiting'),
   }).then(
-    (session) => {
-      status.dataset.userId = session.userId;
-      show(`Terra session created for ${resource} (user ${session.userId}). Finish in the new tab.`, 'session');
-    },
-    (error) => show(`Could not connect (${error.code}): ${error.message}`, 'error'),
-  );
-  show('Connecting to Terra…', 'pending');
+    (r) => show(`Connected ${r.resource}: user ${r.userId}.`, 'connected', r.userId),
+    (error) => show(`Not connected (${error.code}): ${error.message}`, 'error'),
+  ).finally(() => { cancel.hidden = true; });
+  cancel.hidden = false;
+  show(`Connecting to ${resource}… finish in the new tab.`, 'pending');
 });
+
+cancel.addEventListener('click', () => controller?.abort());
 
 // The module is ready once the import above resolved: enable the button.
 button.disabled = false;

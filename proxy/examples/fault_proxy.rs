@@ -19,6 +19,12 @@ async fn answer(Path(mode): Path<String>) -> Response {
             json(StatusCode::OK, r#"{"status":"success","user_id":"u-1","auth_url":"javascript:alert(1)"}"#).into_response()
         }
         "array" => json(StatusCode::OK, "[1,2]").into_response(),
+        "slow" => {
+            // A valid session, late: keeps connect()'s tab on its own "Connecting…" page.
+            tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+            json(StatusCode::OK, r#"{"status":"success","user_id":"u-slow","auth_url":"https://provider.invalid/"}"#)
+                .into_response()
+        }
         "problem" => (
             StatusCode::UNPROCESSABLE_ENTITY,
             [(header::CONTENT_TYPE, "application/problem+json")],

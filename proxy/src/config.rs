@@ -44,6 +44,9 @@ pub struct Config {
     pub www_dir: Option<PathBuf>,
     /// The npm package served at `/pkg/` (`TERRA_CONNECT_PKG_DIR`), for the demo.
     pub pkg_dir: Option<PathBuf>,
+    /// Serve the static files with `Cross-Origin-Opener-Policy: same-origin`
+    /// (`TERRA_CONNECT_WWW_COOP=1`), as apps that isolate their pages do.
+    pub www_coop: bool,
     /// Sandbox only: serve the consent page with `Cross-Origin-Opener-Policy: same-origin`
     /// (`TERRA_SANDBOX_COOP=1`), as many real login providers do.
     pub sandbox_coop: bool,
@@ -140,11 +143,13 @@ impl Config {
                 }
             },
         };
-        let sandbox_coop = match get("TERRA_SANDBOX_COOP").as_deref() {
-            None | Some("0") => false,
-            Some("1") => true,
-            Some(_) => return Err(err("TERRA_SANDBOX_COOP", "must be 0 or 1")),
+        let flag = |variable: &'static str| match get(variable).as_deref() {
+            None | Some("0") => Ok(false),
+            Some("1") => Ok(true),
+            Some(_) => Err(err(variable, "must be 0 or 1")),
         };
+        let sandbox_coop = flag("TERRA_SANDBOX_COOP")?;
+        let www_coop = flag("TERRA_CONNECT_WWW_COOP")?;
         Ok(Config {
             credentials,
             api_base: api_base.trim_end_matches('/').to_owned(),
@@ -153,6 +158,7 @@ impl Config {
             upstream_timeout,
             www_dir: get("TERRA_CONNECT_WWW_DIR").map(PathBuf::from),
             pkg_dir: get("TERRA_CONNECT_PKG_DIR").map(PathBuf::from),
+            www_coop,
             sandbox_coop,
         })
     }
@@ -222,6 +228,7 @@ mod tests {
                 "TERRA_CONNECT_UPSTREAM_TIMEOUT_MS",
             ),
             (vec![("TERRA_SANDBOX_COOP", "yes")], "TERRA_SANDBOX_COOP"),
+            (vec![("TERRA_CONNECT_WWW_COOP", "true")], "TERRA_CONNECT_WWW_COOP"),
         ];
         for (pairs, variable) in cases {
             assert_eq!(config(&pairs).unwrap_err().variable, variable);

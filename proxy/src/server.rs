@@ -8,7 +8,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use axum::http::{HeaderName, HeaderValue};
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
 use crate::sandbox::{self, SandboxHandle};
@@ -44,7 +46,15 @@ pub async fn app(config: &Config) -> std::io::Result<(Router, Option<SandboxHand
         app = app.nest_service("/pkg", ServeDir::new(pkg));
     }
     if let Some(www) = &config.www_dir {
-        app = app.fallback_service(ServeDir::new(www));
+        let www = Router::new().fallback_service(ServeDir::new(www));
+        app = app.merge(if config.www_coop {
+            www.layer(SetResponseHeaderLayer::overriding(
+                HeaderName::from_static("cross-origin-opener-policy"),
+                HeaderValue::from_static("same-origin"),
+            ))
+        } else {
+            www
+        });
     }
     Ok((app.layer(middleware::from_fn(log_request)), sandbox))
 }

@@ -1,6 +1,5 @@
 //! The new tab the person logs in with: opened synchronously, then navigated or closed.
 
-use wasm_bindgen::JsValue;
 use web_sys::Window;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -16,8 +15,10 @@ impl Tab {
     /// Opens an empty tab showing "Connecting to Terra…".
     ///
     /// Must run synchronously inside the user's click handler, before any `await`:
-    /// popup blockers allow `window.open` only there. The new tab's `opener` is cleared so
-    /// that the pages it visits cannot reach back into the app.
+    /// popup blockers allow `window.open` only there. The tab keeps its `opener`: without it
+    /// the app could no longer close the tab on timeout or abort once it shows Terra's pages
+    /// (a cross-origin tab may be closed only by its opener). Results never travel through
+    /// `window.opener`, so providers that sever it with COOP break nothing.
     pub fn open() -> Result<Tab> {
         let blocked = || {
             Error::new(
@@ -34,7 +35,6 @@ impl Tab {
         if let Some(body) = tab.document().and_then(|d| d.body()) {
             body.set_inner_html(CONNECTING_PAGE);
         }
-        let _ = tab.set_opener(&JsValue::NULL);
         Ok(Tab(tab))
     }
 

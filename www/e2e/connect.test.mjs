@@ -1,8 +1,8 @@
-// End to end: the demo page, a trusted click, the sandbox consent page in a new tab, and the
-// success or failure page Terra's redirect lands on.
+// End to end on the demo page: a trusted click, the sandbox consent page in a new tab, and
+// the app's own page showing the finished connection.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, launchBrowser } from './harness.mjs';
+import { startProxy, launchBrowser, userIdsVisiting } from './harness.mjs';
 
 let proxy;
 let browser;
@@ -17,7 +17,7 @@ after(async () => {
   await proxy?.stop();
 });
 
-/** Opens the demo, picks `provider`, clicks Connect; returns { page, tab, userId }. */
+/** Opens the demo, picks `provider`, clicks Connect; returns the page, the tab and the context. */
 async function startConnect(provider) {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -29,30 +29,27 @@ async function startConnect(provider) {
   const tab = await popup;
   await tab.waitForURL(/\/consent\//);
   assert.equal(await tab.title(), `Connect ${provider} (sandbox)`);
-  await page.waitForSelector('#status[data-state="session"]');
-  const userId = await page.getAttribute('#status', 'data-user-id');
-  assert.match(userId, /^[0-9a-f-]{36}$/);
-  return { page, tab, userId, context };
+  return { page, tab, context };
 }
 
-test('Allow: the success page shows the user_id the sandbox issued', async () => {
-  const { tab, userId, context } = await startConnect('FITBIT');
+test('Allow: the app shows the user_id the sandbox issued, and the tab closes', async () => {
+  const { page, tab, context } = await startConnect('FITBIT');
+  const issued = userIdsVisiting(context, '/done.html');
+  const closed = tab.waitForEvent('close');
   await tab.click('#allow');
-  await tab.waitForURL(/\/done\.html\?/);
-  const result = tab.locator('#result');
-  await result.waitFor();
-  await assert.doesNotReject(tab.waitForSelector('#result[data-outcome="success"]'));
-  assert.equal(await result.getAttribute('data-user-id'), userId);
-  assert.match(await result.textContent(), new RegExp(`Connected FITBIT: user ${userId} \\(reference demo-user-1\\)`));
+  await page.waitForSelector('#status[data-state="connected"]');
+  const userId = await page.getAttribute('#status', 'data-user-id');
+  assert.match(userId, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(issued, [userId], 'the id shown is the one Terra (the sandbox) put in the redirect');
+  assert.equal(await page.textContent('#status'), `Connected FITBIT: user ${userId}.`);
+  await closed;
   await context.close();
 });
 
-test('Deny: the failure page reports the failed connection', async () => {
-  const { tab, context } = await startConnect('OURA');
+test('Deny: the app reports auth_failed', async () => {
+  const { page, tab, context } = await startConnect('OURA');
   await tab.click('#deny');
-  await tab.waitForURL(/\/failed\.html\?/);
-  await tab.waitForSelector('#result[data-outcome="failure"]');
-  assert.match(await tab.textContent('#result'), /connection to OURA was not completed/);
-  assert.equal(await tab.getAttribute('#result', 'data-user-id'), '');
+  await page.waitForSelector('#status[data-state="error"]');
+  assert.match(await page.textContent('#status'), /^Not connected \(auth_failed\)/);
   await context.close();
 });

@@ -57,3 +57,31 @@ export async function launchBrowser({ popupBlocking = false } = {}) {
     ignoreDefaultArgs: popupBlocking ? ['--disable-popup-blocking'] : [],
   });
 }
+
+/** Collects the `user_id`s of requests to `path` in `context` (what the redirect carried). */
+export function userIdsVisiting(context, path) {
+  const ids = [];
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === path && url.searchParams.has('user_id')) ids.push(url.searchParams.get('user_id'));
+  });
+  return ids;
+}
+
+/** Starts `proxy/examples/fault_proxy` (a deliberately broken proxy); resolves with { url, stop() }. */
+export async function startFaultProxy() {
+  const bin = process.env.TERRA_CONNECT_FAULT_BIN ?? path.join(ROOT, 'target/release/examples/fault_proxy');
+  const child = spawn(bin, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`fault proxy exited with ${code}`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
