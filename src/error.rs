@@ -61,11 +61,7 @@ pub struct Error {
 impl Error {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error {
-            code,
-            message: message.into(),
-            status: None,
-        }
+        Error { code, message: message.into(), status: None }
     }
 
     /// An [`ErrorCode::InvalidArgument`] error naming the offending option.

@@ -38,8 +38,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::error::Result;
 use crate::options::SessionOptions;
 use crate::web::js::{
-    read_complete_options, read_flow_options, read_options, redirect_to_js, session_to_js,
-    to_js_error,
+    read_complete_options, read_flow_options, read_options, redirect_to_js, session_to_js, to_js_error,
 };
 use crate::web::{complete, fetch, flow};
 
@@ -160,10 +159,7 @@ pub fn create_session(options: &JsSessionOptions) -> js_sys::Promise {
         Err(e) => return reject(e),
     };
     future_to_promise(async move {
-        fetch::create_session(&options, None)
-            .await
-            .map(|s| session_to_js(&s))
-            .map_err(to_js_error)
+        fetch::create_session(&options, None).await.map(|s| session_to_js(&s)).map_err(to_js_error)
     })
 }
 
@@ -194,22 +190,16 @@ pub fn connect(options: &JsConnectOptions) -> js_sys::Promise {
 /// parameters from the address bar, closes the tab `connect()` opened (unless
 /// `closeTab: false`), and returns `{ outcome, userId, resource, referenceId }`.
 #[wasm_bindgen(js_name = completeRedirect, unchecked_return_type = "RedirectResult")]
-pub fn complete_redirect(
-    options: Option<JsCompleteOptions>,
-) -> core::result::Result<JsValue, JsValue> {
+pub fn complete_redirect(options: Option<JsCompleteOptions>) -> core::result::Result<JsValue, JsValue> {
     let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
     let (href, close_tab) = read_complete_options(&options).map_err(to_js_error)?;
     let is_current = href.is_none();
     let href = href.unwrap_or_else(current_href);
-    complete::complete(&href, is_current, close_tab)
-        .map(|r| redirect_to_js(&r))
-        .map_err(to_js_error)
+    complete::complete(&href, is_current, close_tab).map(|r| redirect_to_js(&r)).map_err(to_js_error)
 }
 
 fn current_href() -> String {
-    web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .unwrap_or_default()
+    web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
 }
 
 /// Parses the success or failure URL Terra sent the person back to (default:
@@ -221,7 +211,5 @@ fn current_href() -> String {
 #[wasm_bindgen(js_name = parseRedirect, unchecked_return_type = "RedirectResult")]
 pub fn parse_redirect(href: Option<String>) -> core::result::Result<JsValue, JsValue> {
     let href = href.unwrap_or_else(current_href);
-    redirect::parse(&href)
-        .map(|r| redirect_to_js(&r))
-        .map_err(to_js_error)
+    redirect::parse(&href).map(|r| redirect_to_js(&r)).map_err(to_js_error)
 }

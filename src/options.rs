@@ -88,22 +88,12 @@ impl RawFlowOptions {
         let fallback_redirect = match self.fallback.as_deref() {
             None | Some("none") => false,
             Some("redirect") => true,
-            Some(_) => {
-                return Err(Error::invalid(
-                    "fallback",
-                    "must be \"redirect\" or \"none\"",
-                ))
-            }
+            Some(_) => return Err(Error::invalid("fallback", "must be \"redirect\" or \"none\"")),
         };
         let timeout_ms = match self.timeout_ms {
             None => DEFAULT_TIMEOUT_MS,
             Some(ms) if ms.is_finite() && ms >= 1.0 && ms <= f64::from(MAX_TIMEOUT_MS) => ms as u32,
-            Some(_) => {
-                return Err(Error::invalid(
-                    "timeoutMs",
-                    "must be a number of milliseconds from 1 to 86400000",
-                ))
-            }
+            Some(_) => return Err(Error::invalid("timeoutMs", "must be a number of milliseconds from 1 to 86400000")),
         };
         Ok(FlowOptions {
             mode,
@@ -117,21 +107,12 @@ impl RawFlowOptions {
 /// Checks that `connect()` can complete: both redirect URLs given and on `page_origin`, the
 /// origin whose `localStorage` and `BroadcastChannel` carry the result back.
 pub fn require_same_origin_redirects(options: &SessionOptions, page_origin: &str) -> Result<()> {
-    for (name, value) in [
-        ("successUrl", &options.success_url),
-        ("failureUrl", &options.failure_url),
-    ] {
+    for (name, value) in [("successUrl", &options.success_url), ("failureUrl", &options.failure_url)] {
         let Some(value) = value else {
-            return Err(Error::invalid(
-                name,
-                "is required by connect(): the result comes back through it",
-            ));
+            return Err(Error::invalid(name, "is required by connect(): the result comes back through it"));
         };
         if url::origin_of(value).as_deref() != Some(page_origin) {
-            return Err(Error::invalid(
-                name,
-                "must be on this page's origin, so that the result can reach connect()",
-            ));
+            return Err(Error::invalid(name, "must be on this page's origin, so that the result can reach connect()"));
         }
     }
     Ok(())
@@ -161,8 +142,7 @@ fn proxy_url(value: Option<String>) -> Result<String> {
     let trimmed = value.trim_end_matches('/');
     let is_path = value.starts_with('/') && !value.starts_with("//");
     let is_http = url::split_absolute(trimmed).is_some_and(|a| {
-        !a.host.is_empty()
-            && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
+        !a.host.is_empty() && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
     });
     if has_bad_chars(&value) || !(is_path || is_http) || trimmed.contains(['?', '#']) {
         return Err(Error::invalid(
@@ -178,9 +158,7 @@ pub fn resource(value: Option<String>) -> Result<String> {
     let value = value.ok_or_else(|| Error::invalid("resource", "is required, e.g. \"FITBIT\""))?;
     let well_formed = (1..=64).contains(&value.len())
         && value.as_bytes()[0].is_ascii_alphabetic()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !well_formed {
         return Err(Error::invalid(
             "resource",
@@ -192,10 +170,7 @@ pub fn resource(value: Option<String>) -> Result<String> {
 
 fn non_empty(name: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
     match value {
-        Some(v) if v.is_empty() => Err(Error::invalid(
-            name,
-            "must not be empty (leave it out instead)",
-        )),
+        Some(v) if v.is_empty() => Err(Error::invalid(name, "must not be empty (leave it out instead)")),
         Some(v) if v.len() > max => Err(Error::invalid(name, "is too long")),
         other => Ok(other),
     }
@@ -204,14 +179,8 @@ fn non_empty(name: &str, value: Option<String>, max: usize) -> Result<Option<Str
 fn language(value: Option<String>) -> Result<Option<String>> {
     let value = non_empty("language", value, 35)?;
     if let Some(v) = &value {
-        if !v
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(Error::invalid(
-                "language",
-                "must be a language tag such as \"en\" or \"pt-BR\"",
-            ));
+        if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(Error::invalid("language", "must be a language tag such as \"en\" or \"pt-BR\""));
         }
     }
     Ok(value)
@@ -223,30 +192,18 @@ pub fn redirect_url(name: &str, value: Option<String>) -> Result<Option<String>>
         return Ok(None);
     };
     if has_bad_chars(&value) {
-        return Err(Error::invalid(
-            name,
-            "must not contain spaces or control characters",
-        ));
+        return Err(Error::invalid(name, "must not contain spaces or control characters"));
     }
     let Some(parts) = url::split_absolute(&value) else {
-        return Err(Error::invalid(
-            name,
-            "must be an absolute URL such as https://app.example/done",
-        ));
+        return Err(Error::invalid(name, "must be an absolute URL such as https://app.example/done"));
     };
     if parts.has_userinfo {
-        return Err(Error::invalid(
-            name,
-            "must not carry credentials (user:password@)",
-        ));
+        return Err(Error::invalid(name, "must not carry credentials (user:password@)"));
     }
     let https = parts.scheme.eq_ignore_ascii_case("https") && !parts.host.is_empty();
     let local_http = parts.scheme.eq_ignore_ascii_case("http") && url::is_loopback_host(parts.host);
     if !(https || local_http) {
-        return Err(Error::invalid(
-            name,
-            "must use https (http is allowed only for localhost and 127.0.0.1)",
-        ));
+        return Err(Error::invalid(name, "must use https (http is allowed only for localhost and 127.0.0.1)"));
     }
     Ok(Some(value))
 }
@@ -295,84 +252,35 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(o.proxy_url, "/api/terra");
-        assert_eq!(
-            o.success_url.as_deref(),
-            Some("https://app.example/done?auth=success")
-        );
+        assert_eq!(o.success_url.as_deref(), Some("https://app.example/done?auth=success"));
         assert_eq!(o.language.as_deref(), Some("pt-BR"));
     }
 
     #[test]
     fn requires_proxy_url_and_resource() {
-        assert!(err(RawOptions {
-            proxy_url: None,
-            ..base()
-        })
-        .starts_with("proxyUrl"));
-        assert!(err(RawOptions {
-            resource: None,
-            ..base()
-        })
-        .starts_with("resource"));
+        assert!(err(RawOptions { proxy_url: None, ..base() }).starts_with("proxyUrl"));
+        assert!(err(RawOptions { resource: None, ..base() }).starts_with("resource"));
     }
 
     #[test]
     fn rejects_malformed_resources() {
-        for bad in [
-            "",
-            "FIT BIT",
-            "FITBIT;",
-            "1FITBIT",
-            "_X",
-            "ÉTÉ",
-            &"A".repeat(65),
-        ] {
-            assert!(
-                err(RawOptions {
-                    resource: Some(bad.into()),
-                    ..base()
-                })
-                .starts_with("resource"),
-                "{bad}"
-            );
+        for bad in ["", "FIT BIT", "FITBIT;", "1FITBIT", "_X", "ÉTÉ", &"A".repeat(65)] {
+            assert!(err(RawOptions { resource: Some(bad.into()), ..base() }).starts_with("resource"), "{bad}");
         }
     }
 
     #[test]
     fn rejects_bad_proxy_urls() {
-        for bad in [
-            "",
-            "api/terra",
-            "//evil.example/x",
-            "ftp://x/y",
-            "https://",
-            "https://a/x?y=1",
-            "/a b",
-        ] {
-            assert!(
-                err(RawOptions {
-                    proxy_url: Some(bad.into()),
-                    ..base()
-                })
-                .starts_with("proxyUrl"),
-                "{bad}"
-            );
+        for bad in ["", "api/terra", "//evil.example/x", "ftp://x/y", "https://", "https://a/x?y=1", "/a b"] {
+            assert!(err(RawOptions { proxy_url: Some(bad.into()), ..base() }).starts_with("proxyUrl"), "{bad}");
         }
     }
 
     #[test]
     fn redirect_urls_must_be_https_or_local_http() {
-        let ok = [
-            "https://app.example/done",
-            "http://localhost:3000/done",
-            "http://127.0.0.1/x",
-            "http://[::1]:8/x",
-        ];
+        let ok = ["https://app.example/done", "http://localhost:3000/done", "http://127.0.0.1/x", "http://[::1]:8/x"];
         for good in ok {
-            assert!(
-                redirect_url("successUrl", Some(good.into())).is_ok(),
-                "{good}"
-            );
+            assert!(redirect_url("successUrl", Some(good.into())).is_ok(), "{good}");
         }
         let bad = [
             "http://app.example/done",
@@ -390,11 +298,7 @@ mod tests {
             assert_eq!(e.code, ErrorCode::InvalidArgument, "{b}");
             assert!(e.message.starts_with("successUrl"), "{b}");
         }
-        assert!(redirect_url(
-            "failureUrl",
-            Some(format!("https://a/{}", "x".repeat(MAX_URL)))
-        )
-        .is_err());
+        assert!(redirect_url("failureUrl", Some(format!("https://a/{}", "x".repeat(MAX_URL)))).is_err());
     }
 
     #[test]
@@ -418,68 +322,34 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(
-            (
-                r.mode,
-                r.fallback_redirect,
-                r.timeout_ms,
-                r.reject_on_tab_close
-            ),
+            (r.mode, r.fallback_redirect, r.timeout_ms, r.reject_on_tab_close),
             (Mode::Redirect, true, 1500, true)
         );
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_400_001.0] {
-            let e = RawFlowOptions {
-                timeout_ms: Some(bad),
-                ..Default::default()
-            }
-            .validate()
-            .unwrap_err();
+            let e = RawFlowOptions { timeout_ms: Some(bad), ..Default::default() }.validate().unwrap_err();
             assert!(e.message.starts_with("timeoutMs"), "{bad}");
         }
-        assert!(RawFlowOptions {
-            mode: Some("tab".into()),
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
-        assert!(RawFlowOptions {
-            fallback: Some("popup".into()),
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
+        assert!(RawFlowOptions { mode: Some("tab".into()), ..Default::default() }.validate().is_err());
+        assert!(RawFlowOptions { fallback: Some("popup".into()), ..Default::default() }.validate().is_err());
     }
 
     #[test]
     fn connect_needs_both_redirects_on_the_page_origin() {
         let with = |s: &str, f: &str| {
-            RawOptions {
-                success_url: Some(s.into()),
-                failure_url: Some(f.into()),
-                ..base()
-            }
-            .validate()
-            .unwrap()
+            RawOptions { success_url: Some(s.into()), failure_url: Some(f.into()), ..base() }.validate().unwrap()
         };
         let origin = "http://127.0.0.1:8787";
         assert!(require_same_origin_redirects(
-            &with(
-                "http://127.0.0.1:8787/done.html",
-                "http://127.0.0.1:8787/f?x=1"
-            ),
+            &with("http://127.0.0.1:8787/done.html", "http://127.0.0.1:8787/f?x=1"),
             origin
         )
         .is_ok());
-        let e = require_same_origin_redirects(
-            &with("http://127.0.0.1:9999/done.html", "http://127.0.0.1:8787/f"),
-            origin,
-        )
-        .unwrap_err();
+        let e =
+            require_same_origin_redirects(&with("http://127.0.0.1:9999/done.html", "http://127.0.0.1:8787/f"), origin)
+                .unwrap_err();
         assert!(e.message.starts_with("successUrl"));
-        let e = require_same_origin_redirects(
-            &with("http://127.0.0.1:8787/d", "https://app.example/f"),
-            origin,
-        )
-        .unwrap_err();
+        let e = require_same_origin_redirects(&with("http://127.0.0.1:8787/d", "https://app.example/f"), origin)
+            .unwrap_err();
         assert!(e.message.starts_with("failureUrl"));
         let e = require_same_origin_redirects(&base().validate().unwrap(), origin).unwrap_err();
         assert!(e.message.starts_with("successUrl"));
@@ -487,26 +357,10 @@ mod tests {
 
     #[test]
     fn rejects_empty_or_odd_optionals() {
-        assert!(err(RawOptions {
-            reference_id: Some(String::new()),
-            ..base()
-        })
-        .starts_with("referenceId"));
+        assert!(err(RawOptions { reference_id: Some(String::new()), ..base() }).starts_with("referenceId"));
         let long = "x".repeat(MAX_REFERENCE_ID + 1);
-        assert!(err(RawOptions {
-            reference_id: Some(long),
-            ..base()
-        })
-        .starts_with("referenceId"));
-        assert!(err(RawOptions {
-            language: Some("en US".into()),
-            ..base()
-        })
-        .starts_with("language"));
-        assert!(err(RawOptions {
-            failure_url: Some("nope".into()),
-            ..base()
-        })
-        .starts_with("failureUrl"));
+        assert!(err(RawOptions { reference_id: Some(long), ..base() }).starts_with("referenceId"));
+        assert!(err(RawOptions { language: Some("en US".into()), ..base() }).starts_with("language"));
+        assert!(err(RawOptions { failure_url: Some("nope".into()), ..base() }).starts_with("failureUrl"));
     }
 }

@@ -15,13 +15,7 @@ pub const OUTCOME_PARAM: &str = "tc_outcome";
 pub const STATE_PARAM: &str = "tc_state";
 
 /// Every parameter a completed redirect carries for terra-connect: Terra's three and ours.
-pub const FLOW_PARAMS: [&str; 5] = [
-    "user_id",
-    "resource",
-    "reference_id",
-    OUTCOME_PARAM,
-    STATE_PARAM,
-];
+pub const FLOW_PARAMS: [&str; 5] = ["user_id", "resource", "reference_id", OUTCOME_PARAM, STATE_PARAM];
 
 /// Which of the two redirect URLs the person came back to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,15 +66,16 @@ pub fn parse(href: &str) -> Result<Redirect> {
         return Err(Error::invalid("href", "must be an absolute URL"));
     }
     let query = url::query_of(href);
-    let outcome =
-        match url::query_param(query, OUTCOME_PARAM).as_deref() {
-            Some("success") => Outcome::Success,
-            Some("failure") => Outcome::Failure,
-            _ => return Err(Error::invalid(
+    let outcome = match url::query_param(query, OUTCOME_PARAM).as_deref() {
+        Some("success") => Outcome::Success,
+        Some("failure") => Outcome::Failure,
+        _ => {
+            return Err(Error::invalid(
                 "href",
                 "has no tc_outcome=success|failure marker: it is not a terra-connect redirect URL",
-            )),
-        };
+            ))
+        }
+    };
     let field = |name: &str| url::query_param(query, name).filter(|v| !v.is_empty() && v != "null");
     Ok(Redirect {
         outcome,
@@ -133,8 +128,9 @@ mod tests {
 
     #[test]
     fn parses_a_success_url() {
-        let r = parse("https://app.example/done?tc_outcome=success&user_id=ae53-1&reference_id=user-42&resource=FITBIT")
-            .unwrap();
+        let r =
+            parse("https://app.example/done?tc_outcome=success&user_id=ae53-1&reference_id=user-42&resource=FITBIT")
+                .unwrap();
         assert_eq!(
             r,
             Redirect {
@@ -157,31 +153,17 @@ mod tests {
 
     #[test]
     fn absent_empty_and_null_are_none() {
-        let r = parse(
-            "http://127.0.0.1:8787/failed.html?tc_outcome=failure&reference_id=null&user_id=",
-        )
-        .unwrap();
+        let r = parse("http://127.0.0.1:8787/failed.html?tc_outcome=failure&reference_id=null&user_id=").unwrap();
         assert_eq!(r.outcome, Outcome::Failure);
         assert_eq!((r.user_id, r.resource, r.reference_id), (None, None, None));
     }
 
     #[test]
     fn marks_urls_so_they_parse_back() {
-        let success = mark(
-            "https://app.example/done?auth=success#top",
-            Outcome::Success,
-        );
-        assert_eq!(
-            success,
-            "https://app.example/done?auth=success&tc_outcome=success#top"
-        );
+        let success = mark("https://app.example/done?auth=success#top", Outcome::Success);
+        assert_eq!(success, "https://app.example/done?auth=success&tc_outcome=success#top");
         assert_eq!(parse(&success).unwrap().outcome, Outcome::Success);
-        assert_eq!(
-            parse(&mark("https://a/f", Outcome::Failure))
-                .unwrap()
-                .outcome,
-            Outcome::Failure
-        );
+        assert_eq!(parse(&mark("https://a/f", Outcome::Failure)).unwrap().outcome, Outcome::Failure);
     }
 
     #[test]
@@ -189,10 +171,7 @@ mod tests {
         let href = "https://app.example/done?auth=success&tc_outcome=success&tc_state=abc&user_id=u&resource=OURA&reference_id=null#x";
         assert_eq!(parse(href).unwrap().state.as_deref(), Some("abc"));
         assert_eq!(strip(href), "https://app.example/done?auth=success#x");
-        assert_eq!(
-            strip("https://app.example/done?tc_outcome=failure"),
-            "https://app.example/done"
-        );
+        assert_eq!(strip("https://app.example/done?tc_outcome=failure"), "https://app.example/done");
     }
 
     #[test]

@@ -25,10 +25,7 @@ pub fn encode_state(bytes: &[u8; 16]) -> String {
 
 /// Whether `state` has the form [`encode_state`] gives.
 pub fn is_well_formed(state: &str) -> bool {
-    state.len() == 32
-        && state
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    state.len() == 32 && state.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `prefix` followed by `state`: a `localStorage` key.
@@ -120,17 +117,12 @@ fn mismatch(why: &str) -> Error {
 /// Accepts `redirect` only for a well-formed state whose pending `record` exists and has not
 /// expired at `now_ms`; the caller then deletes the record, so a replay finds none.
 pub fn accept(redirect: &Redirect, record: Option<&str>, now_ms: u64) -> Result<Pending> {
-    let state = redirect
-        .state
-        .as_deref()
-        .ok_or_else(|| mismatch("the redirect URL carries no tc_state"))?;
+    let state = redirect.state.as_deref().ok_or_else(|| mismatch("the redirect URL carries no tc_state"))?;
     if !is_well_formed(state) {
         return Err(mismatch("the redirect URL's tc_state is malformed"));
     }
-    let record = record
-        .ok_or_else(|| mismatch("unknown or already used tc_state: nothing was delivered"))?;
-    let pending =
-        Pending::from_record(record).ok_or_else(|| mismatch("the pending record is unreadable"))?;
+    let record = record.ok_or_else(|| mismatch("unknown or already used tc_state: nothing was delivered"))?;
+    let pending = Pending::from_record(record).ok_or_else(|| mismatch("the pending record is unreadable"))?;
     if pending.is_expired(now_ms) {
         return Err(mismatch("the connection attempt expired"));
     }
@@ -164,30 +156,17 @@ mod tests {
         assert_eq!(s.len(), 32);
         assert!(s.starts_with("00ff") && s.ends_with("6c"));
         assert!(is_well_formed(&s));
-        for bad in [
-            "",
-            "00FF10a0b1c2d3e4f5061728394a5b6c",
-            "abc",
-            "g0ff10a0b1c2d3e4f5061728394a5b6c",
-        ] {
+        for bad in ["", "00FF10a0b1c2d3e4f5061728394a5b6c", "abc", "g0ff10a0b1c2d3e4f5061728394a5b6c"] {
             assert!(!is_well_formed(bad), "{bad}");
         }
-        assert_eq!(
-            key(PENDING_PREFIX, STATE),
-            format!("terra-connect:pending:{STATE}")
-        );
+        assert_eq!(key(PENDING_PREFIX, STATE), format!("terra-connect:pending:{STATE}"));
     }
 
     #[test]
     fn records_round_trip() {
         let p = pending();
         assert_eq!(Pending::from_record(&p.to_record()), Some(p.clone()));
-        let bare = Pending {
-            reference_id: None,
-            opened_tab: false,
-            started_ms: 0,
-            ..p
-        };
+        let bare = Pending { reference_id: None, opened_tab: false, started_ms: 0, ..p };
         assert_eq!(Pending::from_record(&bare.to_record()), Some(bare));
         assert_eq!(push_digits(u64::MAX), "18446744073709551615");
     }
@@ -229,23 +208,11 @@ mod tests {
 
         let code = |r: Result<Pending>| r.unwrap_err().code;
         assert_eq!(code(accept(&redirect, None, now)), ErrorCode::StateMismatch);
-        assert_eq!(
-            code(accept(&redirect, Some(&record), pending().expires_ms)),
-            ErrorCode::StateMismatch
-        );
-        assert_eq!(
-            code(accept(&redirect, Some("garbage"), now)),
-            ErrorCode::StateMismatch
-        );
+        assert_eq!(code(accept(&redirect, Some(&record), pending().expires_ms)), ErrorCode::StateMismatch);
+        assert_eq!(code(accept(&redirect, Some("garbage"), now)), ErrorCode::StateMismatch);
         let no_state = parse("https://a/done?tc_outcome=success&user_id=u").unwrap();
-        assert_eq!(
-            code(accept(&no_state, Some(&record), now)),
-            ErrorCode::StateMismatch
-        );
+        assert_eq!(code(accept(&no_state, Some(&record), now)), ErrorCode::StateMismatch);
         let odd_state = parse("https://a/done?tc_outcome=success&tc_state=..%2F").unwrap();
-        assert_eq!(
-            code(accept(&odd_state, Some(&record), now)),
-            ErrorCode::StateMismatch
-        );
+        assert_eq!(code(accept(&odd_state, Some(&record), now)), ErrorCode::StateMismatch);
     }
 }

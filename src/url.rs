@@ -39,11 +39,7 @@ pub fn split_absolute(url: &str) -> Option<Absolute<'_>> {
     } else {
         host_port.split(':').next().unwrap_or("")
     };
-    Some(Absolute {
-        scheme,
-        host,
-        has_userinfo,
-    })
+    Some(Absolute { scheme, host, has_userinfo })
 }
 
 /// The origin of an absolute `http(s)` URL as `window.location.origin` spells it
@@ -58,11 +54,7 @@ pub fn origin_of(url: &str) -> Option<String> {
     };
     let rest = &url[parts.scheme.len() + 3..];
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host_port = authority
-        .rsplit('@')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let host_port = authority.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
     let host_port = host_port.strip_suffix(default_port).unwrap_or(&host_port);
     if host_port.is_empty() {
         return None;
@@ -120,10 +112,7 @@ pub fn decode(component: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' => match (
-                bytes.get(i + 1).and_then(|&b| hex(b)),
-                bytes.get(i + 2).and_then(|&b| hex(b)),
-            ) {
+            b'%' => match (bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi * 16 + lo);
                     i += 2;
@@ -219,14 +208,7 @@ mod tests {
     #[test]
     fn splits_absolute_urls() {
         let a = split_absolute("https://app.example:8443/done?x=1#top").unwrap();
-        assert_eq!(
-            a,
-            Absolute {
-                scheme: "https",
-                host: "app.example",
-                has_userinfo: false
-            }
-        );
+        assert_eq!(a, Absolute { scheme: "https", host: "app.example", has_userinfo: false });
         let b = split_absolute("http://user:pw@127.0.0.1:8787/").unwrap();
         assert_eq!(b.host, "127.0.0.1");
         assert!(b.has_userinfo);
@@ -237,37 +219,17 @@ mod tests {
 
     #[test]
     fn rejects_non_absolute_urls() {
-        for bad in [
-            "/done",
-            "done.html",
-            "//host/x",
-            "1http://x",
-            "ht tp://x",
-            "",
-            "http://[::1/x",
-        ] {
+        for bad in ["/done", "done.html", "//host/x", "1http://x", "ht tp://x", "", "http://[::1/x"] {
             assert_eq!(split_absolute(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn computes_origins() {
-        assert_eq!(
-            origin_of("https://App.Example:443/done?x#y").as_deref(),
-            Some("https://app.example")
-        );
-        assert_eq!(
-            origin_of("http://127.0.0.1:8787/done.html").as_deref(),
-            Some("http://127.0.0.1:8787")
-        );
-        assert_eq!(
-            origin_of("http://localhost:80").as_deref(),
-            Some("http://localhost")
-        );
-        assert_eq!(
-            origin_of("https://app.example:8443").as_deref(),
-            Some("https://app.example:8443")
-        );
+        assert_eq!(origin_of("https://App.Example:443/done?x#y").as_deref(), Some("https://app.example"));
+        assert_eq!(origin_of("http://127.0.0.1:8787/done.html").as_deref(), Some("http://127.0.0.1:8787"));
+        assert_eq!(origin_of("http://localhost:80").as_deref(), Some("http://localhost"));
+        assert_eq!(origin_of("https://app.example:8443").as_deref(), Some("https://app.example:8443"));
         assert_eq!(origin_of("myapp://done"), None);
         assert_eq!(origin_of("https:///x"), None);
     }
@@ -277,15 +239,7 @@ mod tests {
         for good in ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "[::1]"] {
             assert!(is_loopback_host(good), "{good}");
         }
-        for bad in [
-            "127.0.0.1.evil.com",
-            "128.0.0.1",
-            "example.com",
-            "localhost.evil",
-            "127.0.0",
-            "",
-            "[::2]",
-        ] {
+        for bad in ["127.0.0.1.evil.com", "128.0.0.1", "example.com", "localhost.evil", "127.0.0", "", "[::2]"] {
             assert!(!is_loopback_host(bad), "{bad}");
         }
     }
@@ -321,30 +275,12 @@ mod tests {
 
     #[test]
     fn appends_parameters_before_the_fragment() {
-        assert_eq!(
-            append_param("https://a/done", "k", "v 1"),
-            "https://a/done?k=v%201"
-        );
-        assert_eq!(
-            append_param("https://a/done?auth=success", "k", "v"),
-            "https://a/done?auth=success&k=v"
-        );
-        assert_eq!(
-            append_param("https://a/done?", "k", "v"),
-            "https://a/done?k=v"
-        );
-        assert_eq!(
-            append_param("https://a/done?x=1&", "k", "v"),
-            "https://a/done?x=1&k=v"
-        );
-        assert_eq!(
-            append_param("https://a/done#top", "k", "v"),
-            "https://a/done?k=v#top"
-        );
-        assert_eq!(
-            append_param("https://a/d?x#top", "k", "v"),
-            "https://a/d?x&k=v#top"
-        );
+        assert_eq!(append_param("https://a/done", "k", "v 1"), "https://a/done?k=v%201");
+        assert_eq!(append_param("https://a/done?auth=success", "k", "v"), "https://a/done?auth=success&k=v");
+        assert_eq!(append_param("https://a/done?", "k", "v"), "https://a/done?k=v");
+        assert_eq!(append_param("https://a/done?x=1&", "k", "v"), "https://a/done?x=1&k=v");
+        assert_eq!(append_param("https://a/done#top", "k", "v"), "https://a/done?k=v#top");
+        assert_eq!(append_param("https://a/d?x#top", "k", "v"), "https://a/d?x&k=v#top");
     }
 
     #[test]
@@ -352,14 +288,8 @@ mod tests {
         let url = "https://a/done?auth=success&user_id=u1&resource=FITBIT&x=%20#frag";
         let kept = remove_params(url, |n| n == "user_id" || n == "resource");
         assert_eq!(kept, "https://a/done?auth=success&x=%20#frag");
-        assert_eq!(
-            remove_params("https://a/done?user_id=1", |n| n == "user_id"),
-            "https://a/done"
-        );
+        assert_eq!(remove_params("https://a/done?user_id=1", |n| n == "user_id"), "https://a/done");
         assert_eq!(remove_params("https://a/done", |_| true), "https://a/done");
-        assert_eq!(
-            remove_params("https://a/done?user%5Fid=1&b", |n| n == "user_id"),
-            "https://a/done?b"
-        );
+        assert_eq!(remove_params("https://a/done?user%5Fid=1&b", |n| n == "user_id"), "https://a/done?b");
     }
 }

@@ -53,14 +53,8 @@ pub fn request_body(options: &SessionOptions, state: Option<&str>) -> String {
             None => u,
         }
     };
-    let success = options
-        .success_url
-        .as_deref()
-        .map(|u| marked(u, Outcome::Success));
-    let failure = options
-        .failure_url
-        .as_deref()
-        .map(|u| marked(u, Outcome::Failure));
+    let success = options.success_url.as_deref().map(|u| marked(u, Outcome::Success));
+    let failure = options.failure_url.as_deref().map(|u| marked(u, Outcome::Failure));
     let fields = [
         ("reference_id", options.reference_id.as_deref()),
         ("auth_success_redirect_url", success.as_deref()),
@@ -111,15 +105,9 @@ pub fn interpret(http_status: u16, fields: Option<ResponseFields>) -> Result<Ses
     let ok = (200..300).contains(&http_status);
     let Some(fields) = fields else {
         return Err(if ok {
-            Error::new(
-                ErrorCode::InvalidResponse,
-                "the proxy answered with a body that is not a JSON object",
-            )
+            Error::new(ErrorCode::InvalidResponse, "the proxy answered with a body that is not a JSON object")
         } else {
-            proxy_error(
-                http_status,
-                "the proxy answered with an error and no JSON body",
-            )
+            proxy_error(http_status, "the proxy answered with an error and no JSON body")
         });
     };
     if !ok {
@@ -134,25 +122,17 @@ pub fn interpret(http_status: u16, fields: Option<ResponseFields>) -> Result<Ses
         (Some(user_id), Some(auth_url)) if !user_id.is_empty() && is_http_url(&auth_url) => {
             Ok(Session { user_id, auth_url })
         }
-        _ => Err(Error::new(
-            ErrorCode::InvalidResponse,
-            "the proxy's answer lacks a user_id or an http(s) auth_url",
-        )),
+        _ => Err(Error::new(ErrorCode::InvalidResponse, "the proxy's answer lacks a user_id or an http(s) auth_url")),
     }
 }
 
 fn proxy_error(status: u16, message: &str) -> Error {
-    Error {
-        code: ErrorCode::ProxyError,
-        message: message.into(),
-        status: Some(status),
-    }
+    Error { code: ErrorCode::ProxyError, message: message.into(), status: Some(status) }
 }
 
 fn is_http_url(value: &str) -> bool {
     url::split_absolute(value).is_some_and(|a| {
-        !a.host.is_empty()
-            && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
+        !a.host.is_empty() && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
     })
 }
 
@@ -162,30 +142,18 @@ mod tests {
     use crate::options::RawOptions;
 
     fn options(extra: RawOptions) -> SessionOptions {
-        RawOptions {
-            proxy_url: Some("/api/terra".into()),
-            resource: Some("oura".into()),
-            ..extra
-        }
-        .validate()
-        .unwrap()
+        RawOptions { proxy_url: Some("/api/terra".into()), resource: Some("oura".into()), ..extra }.validate().unwrap()
     }
 
     #[test]
     fn builds_terras_endpoint() {
-        assert_eq!(
-            endpoint(&options(RawOptions::default())),
-            "/api/terra/auth/authenticateUser?resource=OURA"
-        );
+        assert_eq!(endpoint(&options(RawOptions::default())), "/api/terra/auth/authenticateUser?resource=OURA");
     }
 
     #[test]
     fn body_holds_only_given_fields() {
         assert_eq!(request_body(&options(RawOptions::default()), None), "{}");
-        let with_state = options(RawOptions {
-            success_url: Some("https://a/d#f".into()),
-            ..RawOptions::default()
-        });
+        let with_state = options(RawOptions { success_url: Some("https://a/d#f".into()), ..RawOptions::default() });
         assert_eq!(
             request_body(&with_state, Some("00aa")),
             r#"{"auth_success_redirect_url":"https://a/d?tc_outcome=success&tc_state=00aa#f"}"#
@@ -225,67 +193,36 @@ mod tests {
     #[test]
     fn incomplete_or_unsafe_sessions_are_invalid_responses() {
         let cases = [
-            ResponseFields {
-                user_id: Some("u".into()),
-                ..ResponseFields::default()
-            },
-            ResponseFields {
-                auth_url: Some("https://x/".into()),
-                ..ResponseFields::default()
-            },
+            ResponseFields { user_id: Some("u".into()), ..ResponseFields::default() },
+            ResponseFields { auth_url: Some("https://x/".into()), ..ResponseFields::default() },
             ResponseFields {
                 user_id: Some("u".into()),
                 auth_url: Some("javascript:alert(1)".into()),
                 ..Default::default()
             },
-            ResponseFields {
-                user_id: Some(String::new()),
-                auth_url: Some("https://x/".into()),
-                ..Default::default()
-            },
+            ResponseFields { user_id: Some(String::new()), auth_url: Some("https://x/".into()), ..Default::default() },
         ];
         for fields in cases {
-            assert_eq!(
-                interpret(200, Some(fields)).unwrap_err().code,
-                ErrorCode::InvalidResponse
-            );
+            assert_eq!(interpret(200, Some(fields)).unwrap_err().code, ErrorCode::InvalidResponse);
         }
-        assert_eq!(
-            interpret(200, None).unwrap_err().code,
-            ErrorCode::InvalidResponse
-        );
+        assert_eq!(interpret(200, None).unwrap_err().code, ErrorCode::InvalidResponse);
     }
 
     #[test]
     fn errors_carry_status_and_the_servers_message() {
-        let terra = ResponseFields {
-            message: Some("Invalid resource".into()),
-            ..Default::default()
-        };
+        let terra = ResponseFields { message: Some("Invalid resource".into()), ..Default::default() };
         let e = interpret(404, Some(terra)).unwrap_err();
-        assert_eq!(
-            (e.code, e.status, e.message.as_str()),
-            (ErrorCode::ProxyError, Some(404), "Invalid resource")
-        );
+        assert_eq!((e.code, e.status, e.message.as_str()), (ErrorCode::ProxyError, Some(404), "Invalid resource"));
 
         let problem = ResponseFields {
             title: Some("Bad Request".into()),
             detail: Some("resource missing".into()),
             ..Default::default()
         };
-        assert_eq!(
-            interpret(400, Some(problem)).unwrap_err().message,
-            "resource missing"
-        );
+        assert_eq!(interpret(400, Some(problem)).unwrap_err().message, "resource missing");
 
-        let title_only = ResponseFields {
-            title: Some("Forbidden".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            interpret(403, Some(title_only)).unwrap_err().message,
-            "Forbidden"
-        );
+        let title_only = ResponseFields { title: Some("Forbidden".into()), ..Default::default() };
+        assert_eq!(interpret(403, Some(title_only)).unwrap_err().message, "Forbidden");
 
         let e = interpret(502, None).unwrap_err();
         assert_eq!((e.code, e.status), (ErrorCode::ProxyError, Some(502)));

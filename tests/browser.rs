@@ -47,27 +47,12 @@ fn get(v: &JsValue, key: &str) -> JsValue {
 
 /// Awaits a promise that must reject with a TerraConnectError of `code`; returns the error.
 async fn rejects_with(promise: js_sys::Promise, code: &str) -> JsValue {
-    let error = JsFuture::from(promise)
-        .await
-        .expect_err("the promise should reject");
-    assert!(
-        error.is_instance_of::<TerraConnectError>(),
-        "not a TerraConnectError: {error:?}"
-    );
-    assert!(
-        error.is_instance_of::<js_sys::Error>(),
-        "not an Error subclass"
-    );
+    let error = JsFuture::from(promise).await.expect_err("the promise should reject");
+    assert!(error.is_instance_of::<TerraConnectError>(), "not a TerraConnectError: {error:?}");
+    assert!(error.is_instance_of::<js_sys::Error>(), "not an Error subclass");
     assert_eq!(get(&error, "name"), s("TerraConnectError"));
-    assert_eq!(
-        get(&error, "code"),
-        s(code),
-        "message: {:?}",
-        get(&error, "message")
-    );
-    assert!(get(&error, "message")
-        .as_string()
-        .is_some_and(|m| !m.is_empty()));
+    assert_eq!(get(&error, "code"), s(code), "message: {:?}", get(&error, "message"));
+    assert!(get(&error, "message").as_string().is_some_and(|m| !m.is_empty()));
     error
 }
 
@@ -85,10 +70,7 @@ async fn create_session_returns_the_sandboxs_session() {
     let user_id = get(&session, "userId").as_string().unwrap();
     let auth_url = get(&session, "authUrl").as_string().unwrap();
     assert_eq!(user_id.len(), 36);
-    assert!(
-        auth_url.starts_with("http://127.0.0.1:") && auth_url.contains("/consent/"),
-        "{auth_url}"
-    );
+    assert!(auth_url.starts_with("http://127.0.0.1:") && auth_url.contains("/consent/"), "{auth_url}");
 }
 
 #[wasm_bindgen_test]
@@ -97,47 +79,17 @@ async fn invalid_arguments_fail_before_any_request() {
     let dead = format!("http://127.0.0.1:{CLOSED}");
     let cases: Vec<(Vec<(&str, JsValue)>, &str)> = vec![
         (vec![("proxyUrl", s(&dead))], "resource"),
-        (
-            vec![("proxyUrl", s(&dead)), ("resource", s(""))],
-            "resource",
-        ),
-        (
-            vec![("proxyUrl", s(&dead)), ("resource", s("FIT BIT"))],
-            "resource",
-        ),
-        (
-            vec![("proxyUrl", s(&dead)), ("resource", JsValue::from(7))],
-            "resource",
-        ),
+        (vec![("proxyUrl", s(&dead)), ("resource", s(""))], "resource"),
+        (vec![("proxyUrl", s(&dead)), ("resource", s("FIT BIT"))], "resource"),
+        (vec![("proxyUrl", s(&dead)), ("resource", JsValue::from(7))], "resource"),
         (vec![("resource", s("FITBIT"))], "proxyUrl"),
+        (vec![("proxyUrl", s("ftp://x")), ("resource", s("FITBIT"))], "proxyUrl"),
         (
-            vec![("proxyUrl", s("ftp://x")), ("resource", s("FITBIT"))],
-            "proxyUrl",
-        ),
-        (
-            vec![
-                ("proxyUrl", s(&dead)),
-                ("resource", s("FITBIT")),
-                ("successUrl", s("http://app.example/done")),
-            ],
+            vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("successUrl", s("http://app.example/done"))],
             "successUrl",
         ),
-        (
-            vec![
-                ("proxyUrl", s(&dead)),
-                ("resource", s("FITBIT")),
-                ("failureUrl", s("/failed")),
-            ],
-            "failureUrl",
-        ),
-        (
-            vec![
-                ("proxyUrl", s(&dead)),
-                ("resource", s("FITBIT")),
-                ("referenceId", s("")),
-            ],
-            "referenceId",
-        ),
+        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("failureUrl", s("/failed"))], "failureUrl"),
+        (vec![("proxyUrl", s(&dead)), ("resource", s("FITBIT")), ("referenceId", s(""))], "referenceId"),
     ];
     for (pairs, option) in cases {
         let error = rejects_with(create_session(&options(&pairs)), "invalid_argument").await;
@@ -152,36 +104,23 @@ async fn invalid_arguments_fail_before_any_request() {
 
 #[wasm_bindgen_test]
 async fn unreachable_proxy_is_a_network_error() {
-    let opts = options(&[
-        ("proxyUrl", s(&format!("http://127.0.0.1:{CLOSED}"))),
-        ("resource", s("FITBIT")),
-    ]);
+    let opts = options(&[("proxyUrl", s(&format!("http://127.0.0.1:{CLOSED}"))), ("resource", s("FITBIT"))]);
     rejects_with(create_session(&opts), "network").await;
 }
 
 #[wasm_bindgen_test]
-async fn terras_refusal_is_a_proxy_error_with_status_and_message() {
+async fn the_proxys_refusal_is_a_proxy_error_with_status_and_message() {
     let opts = options(&[("proxyUrl", s(&api())), ("resource", s("NOSUCHWATCH"))]);
     let error = rejects_with(create_session(&opts), "proxy_error").await;
-    assert_eq!(get(&error, "status"), JsValue::from(404));
-    assert_eq!(get(&error, "message"), s("Invalid resource: NOSUCHWATCH"));
+    assert_eq!(get(&error, "status"), JsValue::from(403));
+    assert_eq!(get(&error, "message"), s("'NOSUCHWATCH' is not an allowed provider"));
 }
 
 #[wasm_bindgen_test]
 async fn error_shapes_of_a_broken_proxy() {
     let cases = [
-        (
-            "problem",
-            "proxy_error",
-            Some(422),
-            Some("reference_id too long"),
-        ),
-        (
-            "terra-400",
-            "proxy_error",
-            Some(400),
-            Some("language is not supported"),
-        ),
+        ("problem", "proxy_error", Some(422), Some("reference_id too long")),
+        ("terra-400", "proxy_error", Some(400), Some("language is not supported")),
         ("html-500", "proxy_error", Some(500), None),
         ("not-json", "invalid_response", None, None),
         ("incomplete", "invalid_response", None, None),
@@ -189,16 +128,9 @@ async fn error_shapes_of_a_broken_proxy() {
         ("array", "invalid_response", None, None),
     ];
     for (mode, code, status, message) in cases {
-        let opts = options(&[
-            ("proxyUrl", s(&format!("{FAULTS}/{mode}"))),
-            ("resource", s("FITBIT")),
-        ]);
+        let opts = options(&[("proxyUrl", s(&format!("{FAULTS}/{mode}"))), ("resource", s("FITBIT"))]);
         let error = rejects_with(create_session(&opts), code).await;
-        assert_eq!(
-            get(&error, "status").as_f64(),
-            status.map(f64::from),
-            "{mode}"
-        );
+        assert_eq!(get(&error, "status").as_f64(), status.map(f64::from), "{mode}");
         if let Some(message) = message {
             assert_eq!(get(&error, "message"), s(message), "{mode}");
         }
@@ -224,10 +156,7 @@ fn connect_options(resource: &str, extra: &[(&str, JsValue)]) -> JsSessionOption
 
 async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
     });
     JsFuture::from(promise).await.unwrap();
 }
@@ -235,8 +164,7 @@ async fn sleep(ms: i32) {
 /// Waits until exactly one flow is pending and returns its state.
 async fn pending_state() -> String {
     for _ in 0..100 {
-        let keys =
-            terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX);
+        let keys = terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX);
         if let [key] = keys.as_slice() {
             return key[terra_connect::state::PENDING_PREFIX.len()..].to_owned();
         }
@@ -247,11 +175,7 @@ async fn pending_state() -> String {
 
 /// What the success or failure page would see: Terra's parameters on a redirect URL.
 fn came_back(outcome: &str, state: &str) -> JsValue {
-    let path = if outcome == "success" {
-        "done?auth=success&"
-    } else {
-        "failed?"
-    };
+    let path = if outcome == "success" { "done?auth=success&" } else { "failed?" };
     let href = format!(
         "{}/{path}tc_outcome={outcome}&tc_state={state}&user_id=u-1&resource=FITBIT&reference_id=user-42",
         origin()
@@ -279,10 +203,7 @@ async fn connect_resolves_when_the_success_page_completes() {
     assert_eq!(get(&result, "userId"), s("u-1"));
     assert_eq!(get(&result, "resource"), s("FITBIT"));
     assert_eq!(get(&result, "referenceId"), s("user-42"));
-    assert!(
-        terra_connect::web::storage::keys_with_prefix("terra-connect:").is_empty(),
-        "everything cleaned up"
-    );
+    assert!(terra_connect::web::storage::keys_with_prefix("terra-connect:").is_empty(), "everything cleaned up");
     // The same URL again is a replay.
     let replay = complete(&redirect).unwrap_err();
     assert_eq!(get(&replay, "code"), s("state_mismatch"));
@@ -302,22 +223,15 @@ async fn the_failure_url_rejects_with_auth_failed_and_what_came_back() {
 #[wasm_bindgen_test]
 async fn forged_urls_are_refused_and_deliver_nothing() {
     let abort = web_sys::AbortController::new().unwrap();
-    let promise = connect(&connect_options(
-        "GARMIN",
-        &[("signal", abort.signal().into())],
-    ));
+    let promise = connect(&connect_options("GARMIN", &[("signal", abort.signal().into())]));
     let state = pending_state().await;
     let unknown = "0123456789abcdef0123456789abcdef";
-    for forged in [
-        came_back("success", unknown),
-        came_back("success", "not-a-state"),
-        {
-            let o = Object::new();
-            let href = format!("{}/done?tc_outcome=success&user_id=evil", origin());
-            Reflect::set(&o, &s("href"), &s(&href)).unwrap();
-            o.into()
-        },
-    ] {
+    for forged in [came_back("success", unknown), came_back("success", "not-a-state"), {
+        let o = Object::new();
+        let href = format!("{}/done?tc_outcome=success&user_id=evil", origin());
+        Reflect::set(&o, &s("href"), &s(&href)).unwrap();
+        o.into()
+    }] {
         let error = complete(&forged).unwrap_err();
         assert!(error.is_instance_of::<TerraConnectError>());
         assert_eq!(get(&error, "code"), s("state_mismatch"));
@@ -327,39 +241,23 @@ async fn forged_urls_are_refused_and_deliver_nothing() {
     abort.abort();
     rejects_with(promise, "aborted").await;
     let late = complete(&came_back("success", &state)).unwrap_err();
-    assert_eq!(
-        get(&late, "code"),
-        s("state_mismatch"),
-        "an aborted flow accepts nothing"
-    );
+    assert_eq!(get(&late, "code"), s("state_mismatch"), "an aborted flow accepts nothing");
 }
 
 #[wasm_bindgen_test]
 async fn connect_times_out() {
-    let promise = connect(&connect_options(
-        "FITBIT",
-        &[("timeoutMs", JsValue::from(300))],
-    ));
+    let promise = connect(&connect_options("FITBIT", &[("timeoutMs", JsValue::from(300))]));
     rejects_with(promise, "timeout").await;
-    assert!(
-        terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX)
-            .is_empty()
-    );
+    assert!(terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX).is_empty());
 }
 
 #[wasm_bindgen_test]
 async fn an_already_aborted_signal_rejects_at_once() {
     let abort = web_sys::AbortController::new().unwrap();
     abort.abort();
-    let promise = connect(&connect_options(
-        "FITBIT",
-        &[("signal", abort.signal().into())],
-    ));
+    let promise = connect(&connect_options("FITBIT", &[("signal", abort.signal().into())]));
     rejects_with(promise, "aborted").await;
-    assert!(
-        terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX)
-            .is_empty()
-    );
+    assert!(terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX).is_empty());
 }
 
 #[wasm_bindgen_test]
@@ -370,24 +268,11 @@ async fn connect_checks_its_own_options() {
         (&[("mode", s("tab"))], "mode"),
         (&[("signal", s("stop"))], "signal"),
         (&[("onTabClosed", JsValue::from(1))], "onTabClosed"),
-        (
-            &[("successUrl", s("http://127.0.0.1:1/elsewhere"))],
-            "successUrl",
-        ),
+        (&[("successUrl", s("http://127.0.0.1:1/elsewhere"))], "successUrl"),
     ];
     for (extra, option) in cases {
-        let error = rejects_with(
-            connect(&connect_options("FITBIT", extra)),
-            "invalid_argument",
-        )
-        .await;
-        assert!(
-            get(&error, "message")
-                .as_string()
-                .unwrap()
-                .starts_with(option),
-            "{option}"
-        );
+        let error = rejects_with(connect(&connect_options("FITBIT", extra)), "invalid_argument").await;
+        assert!(get(&error, "message").as_string().unwrap().starts_with(option), "{option}");
     }
     let no_failure_url = options(&[
         ("proxyUrl", s(&api())),
@@ -400,16 +285,14 @@ async fn connect_checks_its_own_options() {
 #[wasm_bindgen_test]
 async fn connect_rejects_and_cleans_up_when_the_session_cannot_be_created() {
     rejects_with(connect(&connect_options("NOSUCHWATCH", &[])), "proxy_error").await;
-    assert!(
-        terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX)
-            .is_empty()
-    );
+    assert!(terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX).is_empty());
 }
 
 #[wasm_bindgen_test]
 fn parse_redirect_reads_explicit_urls() {
     let r = parse_redirect(Some(
-        "https://app.example/done?auth=success&tc_outcome=success&user_id=ae53&reference_id=user%2042&resource=FITBIT".into(),
+        "https://app.example/done?auth=success&tc_outcome=success&user_id=ae53&reference_id=user%2042&resource=FITBIT"
+            .into(),
     ))
     .unwrap();
     assert_eq!(get(&r, "outcome"), s("success"));
@@ -417,16 +300,9 @@ fn parse_redirect_reads_explicit_urls() {
     assert_eq!(get(&r, "referenceId"), s("user 42"));
     assert_eq!(get(&r, "resource"), s("FITBIT"));
 
-    let r = parse_redirect(Some(
-        "https://app.example/failed?tc_outcome=failure&reference_id=null".into(),
-    ))
-    .unwrap();
+    let r = parse_redirect(Some("https://app.example/failed?tc_outcome=failure&reference_id=null".into())).unwrap();
     assert_eq!(get(&r, "outcome"), s("failure"));
-    assert!(
-        get(&r, "userId").is_null()
-            && get(&r, "referenceId").is_null()
-            && get(&r, "resource").is_null()
-    );
+    assert!(get(&r, "userId").is_null() && get(&r, "referenceId").is_null() && get(&r, "resource").is_null());
 }
 
 #[wasm_bindgen_test]
@@ -438,13 +314,9 @@ fn parse_redirect_defaults_to_window_location() {
         "{}?tc_outcome=success&user_id=u-7&resource=OURA&reference_id=null#frag",
         original.split(['?', '#']).next().unwrap()
     );
-    history
-        .replace_state_with_url(&JsValue::NULL, "", Some(&marked))
-        .unwrap();
+    history.replace_state_with_url(&JsValue::NULL, "", Some(&marked)).unwrap();
     let result = parse_redirect(None);
-    history
-        .replace_state_with_url(&JsValue::NULL, "", Some(&original))
-        .unwrap();
+    history.replace_state_with_url(&JsValue::NULL, "", Some(&original)).unwrap();
     let r = result.unwrap();
     assert_eq!(get(&r, "userId"), s("u-7"));
     assert_eq!(get(&r, "resource"), s("OURA"));

@@ -9,14 +9,13 @@ use axum::routing::post;
 use axum::Router;
 
 async fn answer(Path(mode): Path<String>) -> Response {
-    let json = |status: StatusCode, body: &'static str| {
-        (status, [(header::CONTENT_TYPE, "application/json")], body)
-    };
+    let json = |status: StatusCode, body: &'static str| (status, [(header::CONTENT_TYPE, "application/json")], body);
     match mode.as_str() {
         "not-json" => (StatusCode::OK, "<html>hello</html>").into_response(),
         "incomplete" => json(StatusCode::OK, r#"{"status":"success","user_id":"u-1"}"#).into_response(),
         "javascript" => {
-            json(StatusCode::OK, r#"{"status":"success","user_id":"u-1","auth_url":"javascript:alert(1)"}"#).into_response()
+            json(StatusCode::OK, r#"{"status":"success","user_id":"u-1","auth_url":"javascript:alert(1)"}"#)
+                .into_response()
         }
         "array" => json(StatusCode::OK, "[1,2]").into_response(),
         "slow" => {
@@ -31,7 +30,9 @@ async fn answer(Path(mode): Path<String>) -> Response {
             r#"{"type":"about:blank","title":"Unprocessable","instance":"/x","detail":"reference_id too long"}"#,
         )
             .into_response(),
-        "terra-400" => json(StatusCode::BAD_REQUEST, r#"{"status":"error","message":"language is not supported"}"#).into_response(),
+        "terra-400" => {
+            json(StatusCode::BAD_REQUEST, r#"{"status":"error","message":"language is not supported"}"#).into_response()
+        }
         "html-500" => (StatusCode::INTERNAL_SERVER_ERROR, "<html>oops</html>").into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
@@ -39,16 +40,11 @@ async fn answer(Path(mode): Path<String>) -> Response {
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:0".into());
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
     let app = Router::new()
         .route("/{mode}/auth/authenticateUser", post(answer))
         .layer(tower_http::cors::CorsLayer::permissive());
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    println!(
-        "fault proxy listening on http://{}",
-        listener.local_addr().expect("addr")
-    );
+    println!("fault proxy listening on http://{}", listener.local_addr().expect("addr"));
     axum::serve(listener, app).await.expect("serve");
 }

@@ -13,16 +13,14 @@ pub struct ApiError {
     pub code: &'static str,
     /// A message for people.
     pub message: String,
+    /// Terra's HTTP status when the error came from Terra (for the log line).
+    pub upstream_status: Option<u16>,
 }
 
 impl ApiError {
     /// An error with a status, a code and a message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into(), upstream_status: None }
     }
 
     /// 400 `invalid_request`.
@@ -33,8 +31,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            serde_json::json!({ "status": "error", "code": self.code, "message": self.message });
-        (self.status, Json(body)).into_response()
+        let body = serde_json::json!({ "status": "error", "code": self.code, "message": self.message });
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(status) = self.upstream_status {
+            response.extensions_mut().insert(crate::logging::UpstreamStatus(status));
+        }
+        response
     }
 }

@@ -29,41 +29,77 @@
 
 pub mod config;
 pub mod error;
+pub mod logging;
+pub mod rate_limit;
+pub mod resources;
 pub mod routes;
 pub mod sandbox;
 pub mod server;
 pub mod terra;
 pub mod validate;
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, Method};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use crate::config::{Config, Credentials};
 pub use crate::error::ApiError;
+use crate::rate_limit::RateLimiter;
+use crate::resources::Resources;
 use crate::terra::TerraClient;
 use crate::validate::RedirectPolicy;
+
+/// What a reference-id hook returns: the app's id for the signed-in user, or an error answer
+/// (e.g. 401 when nobody is signed in).
+pub type ReferenceIdFuture = Pin<Box<dyn Future<Output = Result<String, ApiError>> + Send>>;
+type ReferenceIdHook = Arc<dyn Fn(&Parts) -> ReferenceIdFuture + Send + Sync>;
 
 /// Shared state of the proxy routes.
 pub struct ProxyState {
     terra: TerraClient,
     policy: RedirectPolicy,
+    resources: Resources,
+    reference_id: Option<ReferenceIdHook>,
 }
 
 /// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`.
 ///
 /// Mount it under any prefix with [`Router::nest`]; the browser's `proxyUrl` is that prefix.
-#[derive(Debug)]
 pub struct ProxyBuilder {
     api_base: String,
     credentials: Credentials,
     upstream_timeout: Duration,
     policy: RedirectPolicy,
     cors_origins: Vec<String>,
+    allowed_resources: Option<Vec<String>>,
+    rate_limit: Option<u32>,
+    reference_id: Option<ReferenceIdHook>,
+}
+
+impl std::fmt::Debug for ProxyBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyBuilder")
+            .field("api_base", &self.api_base)
+            .field("credentials", &self.credentials)
+            .field("upstream_timeout", &self.upstream_timeout)
+            .field("policy", &self.policy)
+            .field("cors_origins", &self.cors_origins)
+            .field("allowed_resources", &self.allowed_resources)
+            .field("rate_limit", &self.rate_limit)
+            .field("reference_id_hook", &self.reference_id.is_some())
+            .finish()
+    }
 }
 
 impl ProxyBuilder {
@@ -75,6 +111,9 @@ impl ProxyBuilder {
             upstream_timeout: config::DEFAULT_UPSTREAM_TIMEOUT,
             policy: RedirectPolicy::default(),
             cors_origins: Vec::new(),
+            allowed_resources: None,
+            rate_limit: None,
+            reference_id: None,
         }
     }
 
@@ -90,6 +129,29 @@ impl ProxyBuilder {
         self
     }
 
+    /// The only origins (e.g. `https://app.example`) redirect URLs may point to; others get
+    /// 403 `redirect_not_allowed`. Without it any https URL is accepted.
+    pub fn allowed_redirect_origins(mut self, origins: Vec<String>) -> Self {
+        self.policy.allowed_origins = Some(origins);
+        self
+    }
+
+    /// The providers sessions may be created for. Without it: Terra's live
+    /// `GET /integrations` list, cached for an hour (any well-formed name while it cannot be
+    /// fetched).
+    pub fn allowed_resources(mut self, resources: Vec<String>) -> Self {
+        self.allowed_resources = Some(resources.into_iter().map(|r| r.to_ascii_uppercase()).collect());
+        self
+    }
+
+    /// At most `per_minute` requests per minute per client address (429 with `Retry-After`).
+    /// The address comes from [`ConnectInfo`]: serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    pub fn rate_limit(mut self, per_minute: u32) -> Self {
+        self.rate_limit = Some(per_minute);
+        self
+    }
+
     /// Browser origins (e.g. `https://app.example`) allowed to call the routes cross-origin.
     /// Same-origin pages need none; other origins get no CORS headers.
     pub fn cors_origins(mut self, origins: Vec<String>) -> Self {
@@ -97,28 +159,77 @@ impl ProxyBuilder {
         self
     }
 
+    /// Decides `reference_id` from the incoming request (the app's own login session: a
+    /// cookie, a header), so that a browser cannot connect a wearable to someone else's
+    /// account. The body's `reference_id` is then ignored. An `Err` is answered as it is.
+    ///
+    /// ```no_run
+    /// # use terra_connect_proxy::{ApiError, Credentials, ProxyBuilder};
+    /// # use axum::http::StatusCode;
+    /// let router = ProxyBuilder::new("https://access.tryterra.co/api/v2",
+    ///         Credentials { dev_id: "id".into(), api_key: "key".into() })
+    ///     .reference_id(|parts| {
+    ///         let user = parts.headers.get("x-user-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    ///         async move {
+    ///             user.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first"))
+    ///         }
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn reference_id<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, ApiError>> + Send + 'static,
+    {
+        self.reference_id = Some(Arc::new(move |parts| Box::pin(hook(parts))));
+        self
+    }
+
     /// The router.
     pub fn build(self) -> Router {
+        let resources = match self.allowed_resources {
+            Some(list) => Resources::Fixed(list.into_iter().collect()),
+            None => Resources::live(&self.api_base, self.upstream_timeout),
+        };
         let state = Arc::new(ProxyState {
             terra: TerraClient::new(&self.api_base, self.credentials, self.upstream_timeout),
             policy: self.policy,
+            resources,
+            reference_id: self.reference_id,
         });
-        let router = Router::new()
-            .route("/auth/authenticateUser", post(routes::authenticate::handle))
-            .with_state(state);
-        if self.cors_origins.is_empty() {
-            return router;
+        let mut router =
+            Router::new().route("/auth/authenticateUser", post(routes::authenticate::handle)).with_state(state);
+        if let Some(per_minute) = self.rate_limit {
+            let limiter = Arc::new(RateLimiter::new(per_minute));
+            router = router.layer(middleware::from_fn(move |request: Request, next: Next| {
+                let limiter = limiter.clone();
+                async move { limit(&limiter, request, next).await }
+            }));
         }
-        let origins: Vec<HeaderValue> = self
-            .cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
-        router.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
-                .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::CONTENT_TYPE]),
-        )
+        if !self.cors_origins.is_empty() {
+            let origins: Vec<HeaderValue> =
+                self.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+            router = router.layer(
+                CorsLayer::new()
+                    .allow_origin(AllowOrigin::list(origins))
+                    .allow_methods([Method::GET, Method::POST])
+                    .allow_headers([header::CONTENT_TYPE]),
+            );
+        }
+        router.layer(middleware::from_fn(logging::log_request))
     }
+}
+
+async fn limit(limiter: &RateLimiter, request: Request, next: Next) -> Response {
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(client) = client {
+        if let Err(wait) = limiter.check(client) {
+            let mut response =
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; retry later")
+                    .into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return response;
+        }
+    }
+    next.run(request).await
 }

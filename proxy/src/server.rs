@@ -1,20 +1,16 @@
 //! The binary's application: the proxy nested at `/api/terra`, `/healthz`, request logs, the
 //! sandbox when there are no credentials, and the demo's static files when configured.
 
-use std::time::Instant;
-
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum::http::{HeaderName, HeaderValue};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
 use crate::sandbox::{self, SandboxHandle};
-use crate::ProxyBuilder;
+use crate::{logging, ProxyBuilder};
 
 /// Where the binary mounts the proxy routes: the browser's `proxyUrl`.
 pub const API_PREFIX: &str = "/api/terra";
@@ -26,22 +22,25 @@ pub async fn app(config: &Config) -> std::io::Result<(Router, Option<SandboxHand
         Some(credentials) => (config.api_base.clone(), credentials.clone(), None),
         None => {
             let sandbox = sandbox::spawn(config.sandbox_coop).await?;
-            (
-                sandbox.api_base.clone(),
-                sandbox.credentials.clone(),
-                Some(sandbox),
-            )
+            (sandbox.api_base.clone(), sandbox.credentials.clone(), Some(sandbox))
         }
     };
-    let proxy = ProxyBuilder::new(api_base, credentials)
+    let mut builder = ProxyBuilder::new(api_base, credentials)
         .upstream_timeout(config.upstream_timeout)
         .allow_loopback_http(sandbox.is_some())
-        .cors_origins(config.cors_origins.clone())
-        .build();
-    let mut app = Router::new().nest(API_PREFIX, proxy).route(
-        "/healthz",
-        get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-    );
+        .cors_origins(config.cors_origins.clone());
+    if let Some(origins) = &config.allowed_redirects {
+        builder = builder.allowed_redirect_origins(origins.clone());
+    }
+    if let Some(resources) = &config.allowed_resources {
+        builder = builder.allowed_resources(resources.clone());
+    }
+    if let Some(per_minute) = config.rate_limit {
+        builder = builder.rate_limit(per_minute);
+    }
+    let mode = if sandbox.is_some() { "sandbox" } else { "terra" };
+    let health = move || async move { Json(serde_json::json!({ "status": "ok", "mode": mode })) };
+    let mut app = Router::new().route("/healthz", get(health));
     if let Some(pkg) = &config.pkg_dir {
         app = app.nest_service("/pkg", ServeDir::new(pkg));
     }
@@ -56,21 +55,6 @@ pub async fn app(config: &Config) -> std::io::Result<(Router, Option<SandboxHand
             www
         });
     }
-    Ok((app.layer(middleware::from_fn(log_request)), sandbox))
-}
-
-/// One log line per request: method, path (never the query), status, latency.
-async fn log_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    tracing::info!(
-        %method,
-        path,
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    response
+    let app = app.layer(middleware::from_fn(logging::log_request)).nest(API_PREFIX, builder.build());
+    Ok((app, sandbox))
 }

@@ -28,20 +28,12 @@ impl TerraClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a reqwest client with rustls always builds");
-        TerraClient {
-            http,
-            api_base: api_base.trim_end_matches('/').to_owned(),
-            credentials,
-        }
+        TerraClient { http, api_base: api_base.trim_end_matches('/').to_owned(), credentials }
     }
 
     /// `POST {base}/auth/authenticateUser?resource=…` with `body`; returns
     /// `{"status":"success","user_id","auth_url"}`. Never retried: the POST may have reached Terra.
-    pub async fn authenticate_user(
-        &self,
-        resource: &str,
-        body: &Map<String, Value>,
-    ) -> Result<Value, ApiError> {
+    pub async fn authenticate_user(&self, resource: &str, body: &Map<String, Value>) -> Result<Value, ApiError> {
         let url = format!("{}/auth/authenticateUser", self.api_base);
         let request = self
             .http
@@ -51,46 +43,35 @@ impl TerraClient {
             .header("x-api-key", &self.credentials.api_key)
             .json(body);
         let (status, json) = self.send(request).await?;
-        let field = |name: &str| {
-            json.get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
+        let field = |name: &str| json.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
         match (field("user_id"), field("auth_url")) {
-            (Some(user_id), Some(auth_url)) if status.is_success() => Ok(
-                serde_json::json!({ "status": "success", "user_id": user_id, "auth_url": auth_url }),
-            ),
-            _ => Err(upstream_error(
-                "Terra answered without a user_id and auth_url",
-            )),
+            (Some(user_id), Some(auth_url)) if status.is_success() => {
+                Ok(serde_json::json!({ "status": "success", "user_id": user_id, "auth_url": auth_url }))
+            }
+            _ => Err(upstream_error("Terra answered without a user_id and auth_url")),
         }
     }
 
     /// Sends `request`, reads at most [`MAX_UPSTREAM_BODY`] bytes, and maps failures.
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, Value), ApiError> {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(StatusCode, Value), ApiError> {
         let response = request.send().await.map_err(transport_error)?;
-        let status =
-            StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        let bytes = response.bytes().await.map_err(transport_error)?;
-        let json: Option<Value> = if bytes.len() <= MAX_UPSTREAM_BODY {
-            serde_json::from_slice(&bytes).ok()
-        } else {
-            None
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let with_status = |mut e: ApiError| {
+            e.upstream_status = Some(status.as_u16());
+            e
         };
+        let bytes = response.bytes().await.map_err(|e| with_status(transport_error(e)))?;
+        let json: Option<Value> =
+            if bytes.len() <= MAX_UPSTREAM_BODY { serde_json::from_slice(&bytes).ok() } else { None };
         if status.is_client_error() {
-            return Err(rejected(status, json.as_ref()));
+            return Err(with_status(rejected(status, json.as_ref())));
         }
         if !status.is_success() {
-            return Err(upstream_error("Terra answered with a server error"));
+            return Err(with_status(upstream_error("Terra answered with a server error")));
         }
         match json {
             Some(json @ Value::Object(_)) => Ok((status, json)),
-            _ => Err(upstream_error(
-                "Terra answered with a body that is not a JSON object",
-            )),
+            _ => Err(with_status(upstream_error("Terra answered with a body that is not a JSON object"))),
         }
     }
 }
@@ -101,37 +82,19 @@ fn upstream_error(message: &str) -> ApiError {
 
 fn transport_error(e: reqwest::Error) -> ApiError {
     if e.is_timeout() {
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
-            "Terra did not answer in time",
-        )
+        ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "Terra did not answer in time")
     } else if e.is_connect() {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_unreachable",
-            "Terra could not be reached",
-        )
+        ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", "Terra could not be reached")
     } else {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_unreachable",
-            "the connection to Terra failed",
-        )
+        ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", "the connection to Terra failed")
     }
 }
 
 /// Terra's own 4xx, with Terra's message from either error shape
 /// (`{status, message}` or problem+json `{title, detail}`).
 fn rejected(status: StatusCode, json: Option<&Value>) -> ApiError {
-    let text = |name: &str| {
-        json.and_then(|j| j.get(name))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let message = text("message")
-        .or_else(|| text("detail"))
-        .or_else(|| text("title"))
-        .unwrap_or("Terra refused the request");
+    let text = |name: &str| json.and_then(|j| j.get(name)).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let message =
+        text("message").or_else(|| text("detail")).or_else(|| text("title")).unwrap_or("Terra refused the request");
     ApiError::new(status, "upstream_rejected", message)
 }

@@ -9,27 +9,17 @@ use crate::error::ApiError;
 pub const MAX_BODY: usize = 16 * 1024;
 
 /// The body fields of `auth/authenticateUser` that are forwarded; every other field is dropped.
-pub const SESSION_FIELDS: [&str; 4] = [
-    "reference_id",
-    "auth_success_redirect_url",
-    "auth_failure_redirect_url",
-    "language",
-];
+pub const SESSION_FIELDS: [&str; 4] =
+    ["reference_id", "auth_success_redirect_url", "auth_failure_redirect_url", "language"];
 
 /// A provider name: 1 to 64 of `A-Z 0-9 _`, starting with a letter; lower case is upper-cased.
 pub fn resource(value: Option<&str>) -> Result<String, ApiError> {
     let value = value.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_resource",
-            "query parameter 'resource' is required",
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_resource", "query parameter 'resource' is required")
     })?;
     let ok = (1..=64).contains(&value.len())
         && value.as_bytes()[0].is_ascii_alphabetic()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !ok {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -41,21 +31,18 @@ pub fn resource(value: Option<&str>) -> Result<String, ApiError> {
 }
 
 /// Rules for redirect URLs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RedirectPolicy {
     /// Accept `http://` on loopback hosts (the sandbox and local development).
     pub allow_loopback_http: bool,
+    /// When set, the only origins (e.g. `https://app.example`) redirect URLs may point to.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
-/// A redirect URL: absolute, no credentials, `https` (or `http` on loopback when allowed).
-pub fn redirect_url(field: &str, value: &str, policy: RedirectPolicy) -> Result<(), ApiError> {
-    let refuse = |why: &str| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "redirect_not_allowed",
-            format!("'{field}' {why}"),
-        )
-    };
+/// A redirect URL: absolute, no credentials, `https` (or `http` on loopback when allowed), and
+/// on an allowed origin when the policy lists them.
+pub fn redirect_url(field: &str, value: &str, policy: &RedirectPolicy) -> Result<(), ApiError> {
+    let refuse = |why: &str| ApiError::new(StatusCode::FORBIDDEN, "redirect_not_allowed", format!("'{field}' {why}"));
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(refuse("must not contain spaces or control characters"));
     }
@@ -70,27 +57,29 @@ pub fn redirect_url(field: &str, value: &str, policy: RedirectPolicy) -> Result<
         None => false,
     };
     match url.scheme() {
-        "https" if url.host().is_some() => Ok(()),
-        "http" if loopback && policy.allow_loopback_http => Ok(()),
-        _ => Err(refuse("must be an https URL")),
+        "https" if url.host().is_some() => {}
+        "http" if loopback && policy.allow_loopback_http => {}
+        _ => return Err(refuse("must be an https URL")),
+    }
+    match &policy.allowed_origins {
+        Some(origins) if !origins.contains(&url.origin().ascii_serialization()) => {
+            Err(refuse("points outside the allowed origins (TERRA_CONNECT_ALLOWED_REDIRECTS)"))
+        }
+        _ => Ok(()),
     }
 }
 
 /// Parses the JSON body and keeps only [`SESSION_FIELDS`], each of which must be a string.
 /// An empty body is an empty object.
-pub fn session_body(bytes: &[u8], policy: RedirectPolicy) -> Result<Map<String, Value>, ApiError> {
+pub fn session_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<Map<String, Value>, ApiError> {
     if bytes.len() > MAX_BODY {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the body is over 16 KiB",
-        ));
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is over 16 KiB"));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|_| ApiError::bad_request("the body is not valid JSON"))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|_| ApiError::bad_request("the body is not valid JSON"))?;
     let Value::Object(mut object) = value else {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     };
@@ -99,9 +88,7 @@ pub fn session_body(bytes: &[u8], policy: RedirectPolicy) -> Result<Map<String, 
         match object.remove(field) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) if s.is_empty() => {
-                return Err(ApiError::bad_request(format!(
-                    "'{field}' must not be empty"
-                )));
+                return Err(ApiError::bad_request(format!("'{field}' must not be empty")));
             }
             Some(Value::String(s)) => {
                 if field.ends_with("_redirect_url") {
@@ -119,23 +106,15 @@ pub fn session_body(bytes: &[u8], policy: RedirectPolicy) -> Result<Map<String, 
 mod tests {
     use super::*;
 
-    const LOCAL: RedirectPolicy = RedirectPolicy {
-        allow_loopback_http: true,
-    };
-    const PROD: RedirectPolicy = RedirectPolicy {
-        allow_loopback_http: false,
-    };
+    const LOCAL: &RedirectPolicy = &RedirectPolicy { allow_loopback_http: true, allowed_origins: None };
+    const PROD: &RedirectPolicy = &RedirectPolicy { allow_loopback_http: false, allowed_origins: None };
 
     #[test]
     fn resources() {
         assert_eq!(resource(Some("fitbit")).unwrap(), "FITBIT");
         assert_eq!(resource(Some("GOOGLE_HEALTH")).unwrap(), "GOOGLE_HEALTH");
         for bad in ["", "FIT BIT", "1X", "X;Y", "É", &"A".repeat(65)] {
-            assert_eq!(
-                resource(Some(bad)).unwrap_err().code,
-                "invalid_resource",
-                "{bad}"
-            );
+            assert_eq!(resource(Some(bad)).unwrap_err().code, "invalid_resource", "{bad}");
         }
         assert_eq!(resource(None).unwrap_err().status, StatusCode::BAD_REQUEST);
     }
@@ -156,11 +135,7 @@ mod tests {
             "https://app.example/a b",
         ] {
             let e = redirect_url("u", bad, PROD).unwrap_err();
-            assert_eq!(
-                (e.status, e.code),
-                (StatusCode::FORBIDDEN, "redirect_not_allowed"),
-                "{bad}"
-            );
+            assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "redirect_not_allowed"), "{bad}");
         }
         assert!(redirect_url("u", "http://127.0.0.1.nip.io/done", LOCAL).is_err());
         // WHATWG URLs (browsers and the url crate alike) read `\` as `/`: the host is app.example.
@@ -168,13 +143,25 @@ mod tests {
     }
 
     #[test]
+    fn redirect_allowlist() {
+        let policy = RedirectPolicy {
+            allow_loopback_http: false,
+            allowed_origins: Some(vec!["https://app.example".into(), "https://app.example:8443".into()]),
+        };
+        assert!(redirect_url("u", "https://app.example/done?x=1", &policy).is_ok());
+        assert!(redirect_url("u", "https://APP.example:443/done", &policy).is_ok());
+        assert!(redirect_url("u", "https://app.example:8443/done", &policy).is_ok());
+        for bad in ["https://evil.example/done", "https://app.example.evil.example/", "https://app.example:9/x"] {
+            assert_eq!(redirect_url("u", bad, &policy).unwrap_err().code, "redirect_not_allowed", "{bad}");
+        }
+    }
+
+    #[test]
     fn bodies_keep_only_known_string_fields() {
-        let body = br#"{"reference_id":"u1","language":"en","dev_id":"x","extra":{"a":1},"auth_success_redirect_url":null}"#;
+        let body =
+            br#"{"reference_id":"u1","language":"en","dev_id":"x","extra":{"a":1},"auth_success_redirect_url":null}"#;
         let kept = session_body(body, PROD).unwrap();
-        assert_eq!(
-            Value::Object(kept),
-            serde_json::json!({"reference_id":"u1","language":"en"})
-        );
+        assert_eq!(Value::Object(kept), serde_json::json!({"reference_id":"u1","language":"en"}));
         assert!(session_body(b"", PROD).unwrap().is_empty());
         assert!(session_body(b" \n", PROD).unwrap().is_empty());
     }
@@ -186,24 +173,13 @@ mod tests {
             (b"[1]", StatusCode::BAD_REQUEST),
             (br#"{"reference_id":42}"#, StatusCode::BAD_REQUEST),
             (br#"{"language":""}"#, StatusCode::BAD_REQUEST),
-            (
-                br#"{"auth_failure_redirect_url":"http://evil.example/"}"#,
-                StatusCode::FORBIDDEN,
-            ),
+            (br#"{"auth_failure_redirect_url":"http://evil.example/"}"#, StatusCode::FORBIDDEN),
             (b"\"text\"", StatusCode::BAD_REQUEST),
         ];
         for (body, status) in cases {
-            assert_eq!(
-                session_body(body, PROD).unwrap_err().status,
-                status,
-                "{}",
-                String::from_utf8_lossy(body)
-            );
+            assert_eq!(session_body(body, PROD).unwrap_err().status, status, "{}", String::from_utf8_lossy(body));
         }
         let big = format!(r#"{{"reference_id":"{}"}}"#, "x".repeat(MAX_BODY));
-        assert_eq!(
-            session_body(big.as_bytes(), PROD).unwrap_err().status,
-            StatusCode::PAYLOAD_TOO_LARGE
-        );
+        assert_eq!(session_body(big.as_bytes(), PROD).unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

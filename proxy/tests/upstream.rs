@@ -3,79 +3,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
-use common::{client, ProxyProcess};
+use common::{client, start_fake, ProxyProcess, API_KEY, DEV_ID};
 use serde_json::{json, Value};
-
-const DEV_ID: &str = "dev-id-3f9a";
-const API_KEY: &str = "key-SECRET-7c21d0";
-
-#[derive(Default, Clone)]
-struct Seen {
-    query: Option<String>,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-type Log = Arc<Mutex<Vec<Seen>>>;
-
-async fn fake_terra(
-    State(log): State<Log>,
-    Path(mode): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    log.lock().unwrap().push(Seen {
-        query,
-        headers,
-        body,
-    });
-    let json = |status: StatusCode, v: Value| (status, axum::Json(v)).into_response();
-    match mode.as_str() {
-        "ok" => json(StatusCode::OK, json!({"status":"success","user_id":"u-1","auth_url":"https://provider.example/login","extra":"x"})),
-        "slow" => {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            json(StatusCode::OK, json!({}))
-        }
-        "500" => (StatusCode::INTERNAL_SERVER_ERROR, "stack trace with internal details").into_response(),
-        "garbage" => (StatusCode::OK, "<html>definitely not json</html>").into_response(),
-        "incomplete" => json(StatusCode::OK, json!({"status":"success","user_id":"u-1"})),
-        "400" => json(StatusCode::BAD_REQUEST, json!({"status":"error","message":"language is not supported"})),
-        "404" => json(StatusCode::NOT_FOUND, json!({"status":"error","message":"Invalid resource"})),
-        "401" => json(StatusCode::UNAUTHORIZED, json!({"status":"error","message":"unauthorized"})),
-        "problem" => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            [("content-type", "application/problem+json")],
-            json!({"type":"about:blank","title":"Unprocessable","instance":"/x","detail":"reference_id too long"}).to_string(),
-        )
-            .into_response(),
-        _ => StatusCode::IM_A_TEAPOT.into_response(),
-    }
-}
-
-async fn start_fake() -> (String, Log) {
-    let log = Log::default();
-    let app = Router::new()
-        .route("/{mode}/auth/authenticateUser", post(fake_terra))
-        .with_state(log.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), log)
-}
 
 fn proxy_for(base: &str) -> ProxyProcess {
     ProxyProcess::start(&[
@@ -88,10 +19,7 @@ fn proxy_for(base: &str) -> ProxyProcess {
 
 async fn post_session(proxy: &ProxyProcess) -> (u16, String) {
     let response = client()
-        .post(format!(
-            "{}/api/terra/auth/authenticateUser?resource=FITBIT",
-            proxy.url
-        ))
+        .post(format!("{}/api/terra/auth/authenticateUser?resource=FITBIT", proxy.url))
         .header("cookie", "session=browser-secret")
         .header("authorization", "Bearer browser-token")
         .header("x-api-key", "browser-supplied-key")
@@ -125,13 +53,8 @@ async fn forwards_credentials_resource_and_only_known_fields() {
     );
     let seen = log.lock().unwrap()[0].clone();
     assert_eq!(seen.query.as_deref(), Some("resource=FITBIT"));
-    let header = |name: &str| {
-        seen.headers
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-    };
+    let header =
+        |name: &str| seen.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
     assert_eq!(header("dev-id"), [DEV_ID]);
     assert_eq!(header("x-api-key"), [API_KEY]);
     assert_eq!(header("content-type"), ["application/json"]);
@@ -151,46 +74,25 @@ async fn maps_every_upstream_fault() {
         ("500", 502, "upstream_error", None),
         ("garbage", 502, "upstream_error", None),
         ("incomplete", 502, "upstream_error", None),
-        (
-            "400",
-            400,
-            "upstream_rejected",
-            Some("language is not supported"),
-        ),
+        ("400", 400, "upstream_rejected", Some("language is not supported")),
         ("404", 404, "upstream_rejected", Some("Invalid resource")),
         ("401", 401, "upstream_rejected", Some("unauthorized")),
-        (
-            "problem",
-            422,
-            "upstream_rejected",
-            Some("reference_id too long"),
-        ),
+        ("problem", 422, "upstream_rejected", Some("reference_id too long")),
     ];
     for (mode, want_status, want_code, want_message) in cases {
         let proxy = proxy_for(&format!("{base}/{mode}"));
         let (status, body) = post_session(&proxy).await;
         let json: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(
-            (status, json["code"].as_str().unwrap()),
-            (want_status, want_code),
-            "{mode}: {body}"
-        );
+        assert_eq!((status, json["code"].as_str().unwrap()), (want_status, want_code), "{mode}: {body}");
         assert_eq!(json["status"], "error");
         if let Some(message) = want_message {
             assert_eq!(json["message"], message, "{mode}");
         }
-        assert!(
-            !body.contains("stack trace") && !body.contains("<html>"),
-            "{mode} echoed the upstream body"
-        );
+        assert!(!body.contains("stack trace") && !body.contains("<html>"), "{mode} echoed the upstream body");
         assert_no_secret(&body);
         assert_no_secret(&proxy.logs());
     }
-    assert_eq!(
-        log.lock().unwrap().len(),
-        cases.len(),
-        "one upstream call per request, no retries"
-    );
+    assert_eq!(log.lock().unwrap().len(), cases.len(), "one upstream call per request, no retries");
 }
 
 #[tokio::test]
@@ -201,16 +103,8 @@ async fn slow_terra_is_a_504_within_the_timeout() {
     let (status, body) = post_session(&proxy).await;
     assert_eq!(status, 504, "{body}");
     assert!(body.contains("upstream_timeout"));
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        log.lock().unwrap().len(),
-        1,
-        "a POST that may have reached Terra is not retried"
-    );
+    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    assert_eq!(log.lock().unwrap().len(), 1, "a POST that may have reached Terra is not retried");
 }
 
 #[tokio::test]

@@ -46,10 +46,7 @@ impl Listener {
         let wanted = state.clone();
         let deliver = on_result.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let result = event
-                .data()
-                .as_string()
-                .and_then(|m| redirect::from_query(&m));
+            let result = event.data().as_string().and_then(|m| redirect::from_query(&m));
             if let Some(result) = result.filter(|r| r.state.as_deref() == Some(wanted.as_str())) {
                 storage::remove(&state::key(state::RESULT_PREFIX, &wanted));
                 deliver(result);
@@ -68,14 +65,9 @@ impl Listener {
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         }
         if let Some(window) = web_sys::window() {
-            let _ = window
-                .add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
+            let _ = window.add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
         }
-        Listener {
-            channel,
-            on_message,
-            on_storage,
-        }
+        Listener { channel, on_message, on_storage }
     }
 }
 
@@ -86,10 +78,7 @@ impl Drop for Listener {
             channel.close();
         }
         if let Some(window) = web_sys::window() {
-            let _ = window.remove_event_listener_with_callback(
-                "storage",
-                self.on_storage.as_ref().unchecked_ref(),
-            );
+            let _ = window.remove_event_listener_with_callback("storage", self.on_storage.as_ref().unchecked_ref());
         }
         let _ = &self.on_message;
     }

@@ -10,10 +10,7 @@ use crate::web::{channel, storage};
 /// closes the tab when `connect()` opened it and `close_tab` allows.
 pub fn complete(href: &str, is_current_location: bool, close_tab: bool) -> Result<Redirect> {
     let result = redirect::parse(href)?;
-    let key = result
-        .state
-        .as_deref()
-        .map(|s| state::key(state::PENDING_PREFIX, s));
+    let key = result.state.as_deref().map(|s| state::key(state::PENDING_PREFIX, s));
     let record = key.as_deref().and_then(storage::get);
     let accepted = state::accept(&result, record.as_deref(), js_sys::Date::now() as u64);
     // Used, expired or unreadable: the record is gone either way, so a replay finds nothing.
@@ -27,11 +24,7 @@ pub fn complete(href: &str, is_current_location: bool, close_tab: bool) -> Resul
     let window = web_sys::window();
     if is_current_location {
         if let Some(history) = window.as_ref().and_then(|w| w.history().ok()) {
-            let _ = history.replace_state_with_url(
-                &wasm_bindgen::JsValue::NULL,
-                "",
-                Some(&redirect::strip(href)),
-            );
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&redirect::strip(href)));
         }
     }
     if pending.opened_tab && close_tab {

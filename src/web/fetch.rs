@@ -14,8 +14,7 @@ fn network(message: &str) -> Error {
 
 /// Asks the proxy for a Terra login session.
 pub async fn create_session(options: &SessionOptions, state: Option<&str>) -> Result<Session> {
-    let window = web_sys::window()
-        .ok_or_else(|| network("no window: terra-connect runs in a browser page"))?;
+    let window = web_sys::window().ok_or_else(|| network("no window: terra-connect runs in a browser page"))?;
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(&wire::request_body(options, state)));
@@ -29,10 +28,7 @@ pub async fn create_session(options: &SessionOptions, state: Option<&str>) -> Re
         .map_err(|_| network(unreachable))?;
     let response: Response = response.dyn_into().map_err(|_| network(unreachable))?;
     let text = match response.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string()),
+        Ok(promise) => JsFuture::from(promise).await.ok().and_then(|t| t.as_string()),
         Err(_) => None,
     }
     .ok_or_else(|| network("the connection to the proxy broke while reading its answer"))?;

@@ -64,27 +64,17 @@ fn random_state() -> Result<String, Error> {
     web_sys::window()
         .and_then(|w| w.crypto().ok())
         .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).ok())
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::InvalidArgument,
-                "this browser has no crypto.getRandomValues",
-            )
-        })?;
+        .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "this browser has no crypto.getRandomValues"))?;
     Ok(state::encode_state(&bytes))
 }
 
 /// Deletes pending records and undelivered results whose flows have expired.
 fn sweep_expired(now: u64) {
     for key in storage::keys_with_prefix(state::PENDING_PREFIX) {
-        let expired = storage::get(&key)
-            .and_then(|r| Pending::from_record(&r))
-            .is_none_or(|p| p.is_expired(now));
+        let expired = storage::get(&key).and_then(|r| Pending::from_record(&r)).is_none_or(|p| p.is_expired(now));
         if expired {
             storage::remove(&key);
-            storage::remove(&state::key(
-                state::RESULT_PREFIX,
-                &key[state::PENDING_PREFIX.len()..],
-            ));
+            storage::remove(&state::key(state::RESULT_PREFIX, &key[state::PENDING_PREFIX.len()..]));
         }
     }
 }
@@ -96,16 +86,10 @@ fn reject_now(error: Error) -> Promise {
 /// Starts a flow; see the module docs.
 pub fn start(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Promise {
     if hooks.signal.as_ref().is_some_and(AbortSignal::aborted) {
-        return reject_now(Error::new(
-            ErrorCode::Aborted,
-            "the signal was already aborted; nothing was opened",
-        ));
+        return reject_now(Error::new(ErrorCode::Aborted, "the signal was already aborted; nothing was opened"));
     }
     let Some(window) = web_sys::window() else {
-        return reject_now(Error::new(
-            ErrorCode::InvalidArgument,
-            "connect() runs in a browser page",
-        ));
+        return reject_now(Error::new(ErrorCode::InvalidArgument, "connect() runs in a browser page"));
     };
     let origin = window.location().origin().unwrap_or_default();
     if let Err(e) = options::require_same_origin_redirects(&session, &origin) {
@@ -137,10 +121,7 @@ pub fn start(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Pro
         expires_ms: now + u64::from(options.timeout_ms),
         opened_tab: tab.is_some(),
     };
-    storage::set(
-        &state::key(state::PENDING_PREFIX, &state),
-        &pending.to_record(),
-    );
+    storage::set(&state::key(state::PENDING_PREFIX, &state), &pending.to_record());
 
     let mut settle = None;
     let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
@@ -177,31 +158,17 @@ fn callback(shared: &Shared, f: impl Fn(&Shared) + 'static) -> Closure<dyn FnMut
 fn install_watchers(shared: &Shared, window: &web_sys::Window, timeout_ms: u32) {
     let popup = shared.borrow().tab.is_some();
     let on_timeout = callback(shared, |s| {
-        finish(
-            s,
-            Err(Error::new(
-                ErrorCode::Timeout,
-                "no result arrived within timeoutMs",
-            )),
-            true,
-        )
+        finish(s, Err(Error::new(ErrorCode::Timeout, "no result arrived within timeoutMs")), true)
     });
     let timer = window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(
-            on_timeout.as_ref().unchecked_ref(),
-            timeout_ms as i32,
-        )
+        .set_timeout_with_callback_and_timeout_and_arguments_0(on_timeout.as_ref().unchecked_ref(), timeout_ms as i32)
         .ok();
     let mut callbacks = vec![on_timeout];
     let (mut interval, mut listener) = (None, None);
     if popup {
         let poll = callback(shared, poll);
-        interval = window
-            .set_interval_with_callback_and_timeout_and_arguments_0(
-                poll.as_ref().unchecked_ref(),
-                POLL_MS,
-            )
-            .ok();
+        interval =
+            window.set_interval_with_callback_and_timeout_and_arguments_0(poll.as_ref().unchecked_ref(), POLL_MS).ok();
         callbacks.push(poll);
         let weak = Rc::downgrade(shared);
         let state = shared.borrow().state.clone();
@@ -213,13 +180,7 @@ fn install_watchers(shared: &Shared, window: &web_sys::Window, timeout_ms: u32) 
     }
     let signal = shared.borrow().signal.clone();
     let on_abort = signal.map(|signal| {
-        let on_abort = callback(shared, |s| {
-            finish(
-                s,
-                Err(Error::new(ErrorCode::Aborted, "the signal aborted")),
-                true,
-            )
-        });
+        let on_abort = callback(shared, |s| finish(s, Err(Error::new(ErrorCode::Aborted, "the signal aborted")), true));
         let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
         on_abort
     });
@@ -260,10 +221,7 @@ async fn create_and_navigate(shared: Shared, session: SessionOptions, state: Str
 }
 
 fn closed_on_our_page() -> Error {
-    Error::new(
-        ErrorCode::PopupClosed,
-        "the tab was closed before it reached Terra",
-    )
+    Error::new(ErrorCode::PopupClosed, "the tab was closed before it reached Terra")
 }
 
 /// Every [`POLL_MS`]: a result stored by the other tab, or the tab closing.
@@ -282,10 +240,8 @@ fn poll(shared: &Shared) {
     }
     if flow.reject_on_tab_close {
         drop(flow);
-        let error = Error::new(
-            ErrorCode::PopupClosed,
-            "the tab was closed (or reads closed) before the result arrived",
-        );
+        let error =
+            Error::new(ErrorCode::PopupClosed, "the tab was closed (or reads closed) before the result arrived");
         return finish(shared, Err(error), false);
     }
     if flow.close_reported {
@@ -306,10 +262,7 @@ fn on_result(shared: &Shared, result: Redirect) {
     match result.outcome {
         Outcome::Success => finish_with(shared, Ok(value), false),
         Outcome::Failure => {
-            let error = to_js_error(Error::new(
-                ErrorCode::AuthFailed,
-                "the person came back through the failure URL",
-            ));
+            let error = to_js_error(Error::new(ErrorCode::AuthFailed, "the person came back through the failure URL"));
             let _ = js_sys::Reflect::set(&error, &JsValue::from_str("result"), &value);
             finish_with(shared, Err(error), false)
         }
@@ -345,8 +298,7 @@ fn finish_with(shared: &Shared, outcome: Result<JsValue, JsValue>, close_tab: bo
     let callbacks = std::mem::take(&mut flow.callbacks);
     let on_abort = flow.on_abort.take();
     if let (Some(signal), Some(on_abort)) = (&flow.signal, &on_abort) {
-        let _ =
-            signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+        let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
     }
     let listener = flow.listener.take();
     let (resolve, reject) = (flow.resolve.clone(), flow.reject.clone());

@@ -28,10 +28,7 @@ pub fn to_js_error(error: Error) -> JsValue {
 /// Reads an options object: each known key absent, `undefined`, `null` or a string.
 pub fn read_options(value: &JsValue) -> Result<RawOptions> {
     if !value.is_object() {
-        return Err(Error::new(
-            ErrorCode::InvalidArgument,
-            "options must be an object",
-        ));
+        return Err(Error::new(ErrorCode::InvalidArgument, "options must be an object"));
     }
     Ok(RawOptions {
         proxy_url: string_option(value, "proxyUrl")?,
@@ -50,20 +47,11 @@ pub fn read_flow_options(value: &JsValue) -> Result<(RawFlowOptions, Hooks)> {
         mode: string_option(value, "mode")?,
         fallback: string_option(value, "fallback")?,
         timeout_ms: typed_option(value, "timeoutMs", "must be a number", JsValue::as_f64)?,
-        reject_on_tab_close: typed_option(
-            value,
-            "rejectOnTabClose",
-            "must be a boolean",
-            JsValue::as_bool,
-        )?,
+        reject_on_tab_close: typed_option(value, "rejectOnTabClose", "must be a boolean", JsValue::as_bool)?,
     };
     let hooks = Hooks {
-        signal: typed_option(value, "signal", "must be an AbortSignal", |v| {
-            v.dyn_ref().cloned()
-        })?,
-        on_tab_closed: typed_option(value, "onTabClosed", "must be a function", |v| {
-            v.dyn_ref().cloned()
-        })?,
+        signal: typed_option(value, "signal", "must be an AbortSignal", |v| v.dyn_ref().cloned())?,
+        on_tab_closed: typed_option(value, "onTabClosed", "must be a function", |v| v.dyn_ref().cloned())?,
     };
     Ok((raw, hooks))
 }
@@ -74,10 +62,7 @@ pub fn read_complete_options(value: &JsValue) -> Result<(Option<String>, bool)> 
         return Ok((None, true));
     }
     if !value.is_object() {
-        return Err(Error::new(
-            ErrorCode::InvalidArgument,
-            "options must be an object",
-        ));
+        return Err(Error::new(ErrorCode::InvalidArgument, "options must be an object"));
     }
     let href = string_option(value, "href")?;
     let close_tab = typed_option(value, "closeTab", "must be a boolean", JsValue::as_bool)?;
@@ -96,9 +81,7 @@ fn typed_option<T>(
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    cast(&value)
-        .map(Some)
-        .ok_or_else(|| Error::invalid(key, problem))
+    cast(&value).map(Some).ok_or_else(|| Error::invalid(key, problem))
 }
 
 fn string_option(object: &JsValue, key: &str) -> Result<Option<String>> {
@@ -107,14 +90,8 @@ fn string_option(object: &JsValue, key: &str) -> Result<Option<String>> {
 
 /// The string fields of a parsed JSON body, or `None` when it is not a JSON object.
 pub fn read_response(text: &str) -> Option<ResponseFields> {
-    let value = js_sys::JSON::parse(text)
-        .ok()
-        .filter(|v| v.is_object() && !js_sys::Array::is_array(v))?;
-    let get = |key: &str| {
-        Reflect::get(&value, &JsValue::from_str(key))
-            .ok()
-            .and_then(|v| v.as_string())
-    };
+    let value = js_sys::JSON::parse(text).ok().filter(|v| v.is_object() && !js_sys::Array::is_array(v))?;
+    let get = |key: &str| Reflect::get(&value, &JsValue::from_str(key)).ok().and_then(|v| v.as_string());
     Some(ResponseFields {
         user_id: get("user_id"),
         auth_url: get("auth_url"),
@@ -140,10 +117,7 @@ fn nullable(value: &Option<String>) -> JsValue {
 
 /// `{ userId, authUrl }`.
 pub fn session_to_js(session: &Session) -> JsValue {
-    object(&[
-        ("userId", JsValue::from_str(&session.user_id)),
-        ("authUrl", JsValue::from_str(&session.auth_url)),
-    ])
+    object(&[("userId", JsValue::from_str(&session.user_id)), ("authUrl", JsValue::from_str(&session.auth_url))])
 }
 
 /// `{ outcome, userId, resource, referenceId }` with `null` for what is absent.

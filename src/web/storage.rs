@@ -28,8 +28,5 @@ pub fn remove(key: &str) {
 pub fn keys_with_prefix(prefix: &str) -> Vec<String> {
     let Some(s) = local() else { return Vec::new() };
     let count = s.length().unwrap_or(0);
-    (0..count)
-        .filter_map(|i| s.key(i).ok().flatten())
-        .filter(|k| k.starts_with(prefix))
-        .collect()
+    (0..count).filter_map(|i| s.key(i).ok().flatten()).filter(|k| k.starts_with(prefix)).collect()
 }

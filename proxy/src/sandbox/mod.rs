@@ -95,11 +95,7 @@ pub async fn spawn(coop: bool) -> std::io::Result<SandboxHandle> {
             tracing::error!(error = %e, "the Terra sandbox stopped");
         }
     });
-    Ok(SandboxHandle {
-        addr,
-        api_base: format!("http://{addr}{API_PREFIX}"),
-        credentials,
-    })
+    Ok(SandboxHandle { addr, api_base: format!("http://{addr}{API_PREFIX}"), credentials })
 }
 
 /// The sandbox's routes: Terra's API under [`API_PREFIX`] and the consent pages.
@@ -112,11 +108,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
 }
 
 fn terra_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "status": "error", "message": message })),
-    )
-        .into_response()
+    (status, Json(json!({ "status": "error", "message": message }))).into_response()
 }
 
 async fn integrations() -> Json<Value> {
@@ -131,30 +123,18 @@ async fn authenticate_user(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let header_is =
-        |name: &str, want: &str| headers.get(name).and_then(|v| v.to_str().ok()) == Some(want);
-    if !header_is("dev-id", &sandbox.credentials.dev_id)
-        || !header_is("x-api-key", &sandbox.credentials.api_key)
-    {
-        return terra_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized: bad or missing dev-id / x-api-key",
-        );
+    let header_is = |name: &str, want: &str| headers.get(name).and_then(|v| v.to_str().ok()) == Some(want);
+    if !header_is("dev-id", &sandbox.credentials.dev_id) || !header_is("x-api-key", &sandbox.credentials.api_key) {
+        return terra_error(StatusCode::UNAUTHORIZED, "unauthorized: bad or missing dev-id / x-api-key");
     }
     let resource = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "resource")
         .map(|(_, v)| v.into_owned());
     let Some(resource) = resource.filter(|r| !r.is_empty()) else {
-        return terra_error(
-            StatusCode::BAD_REQUEST,
-            "resource is a required query parameter",
-        );
+        return terra_error(StatusCode::BAD_REQUEST, "resource is a required query parameter");
     };
     if !PROVIDERS.contains(&resource.as_str()) {
-        return terra_error(
-            StatusCode::NOT_FOUND,
-            &format!("Invalid resource: {resource}"),
-        );
+        return terra_error(StatusCode::NOT_FOUND, &format!("Invalid resource: {resource}"));
     }
     let body: Value = if body.is_empty() {
         json!({})
@@ -165,23 +145,13 @@ async fn authenticate_user(
         }
     };
     let mut text = HashMap::new();
-    for field in [
-        "reference_id",
-        "auth_success_redirect_url",
-        "auth_failure_redirect_url",
-        "language",
-    ] {
+    for field in ["reference_id", "auth_success_redirect_url", "auth_failure_redirect_url", "language"] {
         match body.get(field) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => {
                 text.insert(field, s.clone());
             }
-            Some(_) => {
-                return terra_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("{field} must be a string"),
-                )
-            }
+            Some(_) => return terra_error(StatusCode::BAD_REQUEST, &format!("{field} must be a string")),
         }
     }
     let session = uuid::Uuid::new_v4().to_string();
@@ -193,11 +163,7 @@ async fn authenticate_user(
         success_url: text.remove("auth_success_redirect_url"),
         failure_url: text.remove("auth_failure_redirect_url"),
     };
-    sandbox
-        .sessions
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(session.clone(), pending);
+    sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone(), pending);
     let auth_url = format!("{}/consent/{session}", sandbox.public_url);
     Json(json!({ "status": "success", "user_id": user_id, "auth_url": auth_url })).into_response()
 }
@@ -213,25 +179,13 @@ async fn consent_page(
     Path(session): Path<String>,
     Query(q): Query<ConsentQuery>,
 ) -> Response {
-    let pending = sandbox
-        .sessions
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&session)
-        .cloned();
+    let pending = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(&session).cloned();
     let mut response = match pending {
         Some(p) => pages::consent(&session, &p.resource).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            pages::message("Unknown or finished session"),
-        )
-            .into_response(),
+        None => (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response(),
     };
     if q.coop.map_or(sandbox.coop, |c| c == 1) {
-        response.headers_mut().insert(
-            "cross-origin-opener-policy",
-            header::HeaderValue::from_static("same-origin"),
-        );
+        response.headers_mut().insert("cross-origin-opener-policy", header::HeaderValue::from_static("same-origin"));
     }
     response
 }
@@ -246,30 +200,13 @@ async fn decide(
     Path(session): Path<String>,
     Form(decision): Form<Decision>,
 ) -> Response {
-    let Some(p) = sandbox
-        .sessions
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&session)
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            pages::message("Unknown or finished session"),
-        )
-            .into_response();
+    let Some(p) = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&session) else {
+        return (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response();
     };
     let allow = decision.decision == "allow";
-    let target = if allow {
-        &p.success_url
-    } else {
-        &p.failure_url
-    };
+    let target = if allow { &p.success_url } else { &p.failure_url };
     let Some(target) = target.as_deref().and_then(|t| url::Url::parse(t).ok()) else {
-        let text = if allow {
-            "Connected (sandbox). You can close this tab."
-        } else {
-            "Connection denied (sandbox)."
-        };
+        let text = if allow { "Connected (sandbox). You can close this tab." } else { "Connection denied (sandbox)." };
         return pages::message(text).into_response();
     };
     let mut target = target;

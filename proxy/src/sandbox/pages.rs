@@ -22,13 +22,12 @@ pub fn consent(session: &str, resource: &str) -> Html<String> {
 
 /// A page with one message.
 pub fn message(text: &str) -> Html<String> {
-    Html(format!("<!doctype html><meta charset=utf-8><title>Terra sandbox</title>{STYLE}<p id=message>{}</p>", escape(text)))
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>Terra sandbox</title>{STYLE}<p id=message>{}</p>",
+        escape(text)
+    ))
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }

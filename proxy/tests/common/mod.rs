@@ -5,6 +5,20 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+
+/// The fake Terra's developer id.
+pub const DEV_ID: &str = "dev-id-3f9a";
+/// The fake Terra's API key: it must never show up in a response or a log.
+pub const API_KEY: &str = "key-SECRET-7c21d0";
 
 /// A running proxy binary; killed on drop. Its logs (stderr) go to `log_path`.
 pub struct ProxyProcess {
@@ -18,10 +32,7 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts the binary with `env` on a free port (TERRA_CONNECT_ADDR=127.0.0.1:0).
     pub fn start(env: &[(&str, &str)]) -> ProxyProcess {
-        let log_path = std::env::temp_dir().join(format!(
-            "terra-connect-proxy-test-{}.log",
-            uuid::Uuid::new_v4()
-        ));
+        let log_path = std::env::temp_dir().join(format!("terra-connect-proxy-test-{}.log", uuid::Uuid::new_v4()));
         let log = std::fs::File::create(&log_path).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_terra-connect-proxy"));
         command
@@ -35,24 +46,20 @@ impl ProxyProcess {
         }
         let mut child = command.spawn().expect("the proxy binary starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "proxy did not print its address: {line:?}"
-        );
-        ProxyProcess {
-            child,
-            url,
-            log_path,
-        }
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "proxy did not print its address: {line:?}");
+        ProxyProcess { child, url, log_path }
+    }
+
+    /// The process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 
     /// What the proxy logged so far.
@@ -71,8 +78,72 @@ impl Drop for ProxyProcess {
 
 /// An HTTP client that does not follow redirects.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+#[derive(Default, Clone)]
+pub struct Seen {
+    /// The query string.
+    pub query: Option<String>,
+    /// Every header.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: Value,
+}
+
+/// What the fake Terra received.
+pub type Log = Arc<Mutex<Vec<Seen>>>;
+
+async fn fake_terra(
+    State(log): State<Log>,
+    Path(mode): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    log.lock().unwrap().push(Seen { query, headers, body });
+    let json = |status: StatusCode, v: Value| (status, axum::Json(v)).into_response();
+    match mode.as_str() {
+        "ok" => json(
+            StatusCode::OK,
+            json!({"status":"success","user_id":"u-1","auth_url":"https://provider.example/login","extra":"x"}),
+        ),
+        "slow-ok" => {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            json(
+                StatusCode::OK,
+                json!({"status":"success","user_id":"u-slow","auth_url":"https://provider.example/login"}),
+            )
+        }
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            json(StatusCode::OK, json!({}))
+        }
+        "500" => (StatusCode::INTERNAL_SERVER_ERROR, "stack trace with internal details").into_response(),
+        "garbage" => (StatusCode::OK, "<html>definitely not json</html>").into_response(),
+        "incomplete" => json(StatusCode::OK, json!({"status":"success","user_id":"u-1"})),
+        "400" => json(StatusCode::BAD_REQUEST, json!({"status":"error","message":"language is not supported"})),
+        "404" => json(StatusCode::NOT_FOUND, json!({"status":"error","message":"Invalid resource"})),
+        "401" => json(StatusCode::UNAUTHORIZED, json!({"status":"error","message":"unauthorized"})),
+        "problem" => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [("content-type", "application/problem+json")],
+            json!({"type":"about:blank","title":"Unprocessable","instance":"/x","detail":"reference_id too long"})
+                .to_string(),
+        )
+            .into_response(),
+        _ => StatusCode::IM_A_TEAPOT.into_response(),
+    }
+}
+
+/// Starts a fake Terra; `{url}/{mode}` is an API base with the behaviour `mode`.
+pub async fn start_fake() -> (String, Log) {
+    let log = Log::default();
+    let app = Router::new().route("/{mode}/auth/authenticateUser", post(fake_terra)).with_state(log.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), log)
 }

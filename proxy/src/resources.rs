@@ -1,0 +1,99 @@
+//! Which providers the proxy creates sessions for: a configured list, or Terra's live
+//! `GET /integrations` list, cached and refreshed; when Terra's list cannot be fetched, any
+//! well-formed name is accepted (and Terra itself answers for unknown ones).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::error::ApiError;
+
+/// How long a fetched list is used before it is fetched again.
+pub const REFRESH: Duration = Duration::from_secs(60 * 60);
+/// How long to wait before trying again after a failed fetch.
+pub const RETRY: Duration = Duration::from_secs(60);
+
+/// The provider allowlist.
+pub enum Resources {
+    /// A fixed list (`TERRA_CONNECT_ALLOWED_RESOURCES`).
+    Fixed(HashSet<String>),
+    /// Terra's live list at `url`, cached.
+    Live {
+        /// `{base}/integrations`.
+        url: String,
+        /// The client used to fetch it.
+        http: reqwest::Client,
+        /// The cache: the list (`None` after a failed fetch) and when to fetch again.
+        cache: Mutex<Option<(Option<HashSet<String>>, Instant)>>,
+    },
+}
+
+impl Resources {
+    /// Terra's live list from `{api_base}/integrations`.
+    pub fn live(api_base: &str, timeout: Duration) -> Resources {
+        let http = reqwest::Client::builder().timeout(timeout).build().expect("a reqwest client always builds");
+        Resources::Live {
+            url: format!("{}/integrations", api_base.trim_end_matches('/')),
+            http,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// `Ok` when `resource` (already well-formed and upper-case) may be used;
+    /// 403 `resource_not_allowed` otherwise.
+    pub async fn check(&self, resource: &str) -> Result<(), ApiError> {
+        let allowed = match self {
+            Resources::Fixed(list) => list.contains(resource),
+            Resources::Live { url, http, cache } => {
+                let mut cache = cache.lock().await;
+                let stale = cache.as_ref().is_none_or(|(_, next)| Instant::now() >= *next);
+                if stale {
+                    let list = fetch(http, url).await;
+                    let next = Instant::now() + if list.is_some() { REFRESH } else { RETRY };
+                    if list.is_none() {
+                        tracing::warn!(
+                            "could not fetch Terra's provider list; accepting any well-formed resource for now"
+                        );
+                    }
+                    *cache = Some((list, next));
+                }
+                match cache.as_ref().and_then(|(list, _)| list.as_ref()) {
+                    Some(list) => list.contains(resource),
+                    None => true,
+                }
+            }
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "resource_not_allowed",
+                format!("'{resource}' is not an allowed provider"),
+            ))
+        }
+    }
+}
+
+/// Reads `providers` and `sdk_providers` (strings, or objects with a `provider`/`name`).
+async fn fetch(http: &reqwest::Client, url: &str) -> Option<HashSet<String>> {
+    let response = http.get(url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let body: Value = response.json().await.ok()?;
+    let mut names = HashSet::new();
+    for key in ["providers", "sdk_providers"] {
+        for item in body.get(key).and_then(Value::as_array).into_iter().flatten() {
+            let name =
+                item.as_str().or_else(|| item.get("provider").or_else(|| item.get("name")).and_then(Value::as_str));
+            if let Some(name) = name {
+                names.insert(name.to_ascii_uppercase());
+            }
+        }
+    }
+    (!names.is_empty()).then_some(names)
+}
