@@ -18,12 +18,7 @@ struct Figures {
     errors: usize,
 }
 
-async fn run(
-    url: &str,
-    headers: &[(&str, String)],
-    clients: usize,
-    requests: usize,
-) -> Figures {
+async fn run(url: &str, headers: &[(&str, String)], clients: usize, requests: usize) -> Figures {
     let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
@@ -62,7 +57,12 @@ async fn run(
     let elapsed = started.elapsed();
     all.sort();
     let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
-    Figures { per_second: all.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99), errors: errors.load(Ordering::Relaxed) }
+    Figures {
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
@@ -99,7 +99,8 @@ async fn main() {
 
     let through_proxy = format!("{proxy_url}/api/terra/auth/authenticateUser?resource=FITBIT");
     let direct = format!("{}/auth/authenticateUser?resource=FITBIT", sandbox.api_base);
-    let credentials = [("dev-id", sandbox.credentials.dev_id.clone()), ("x-api-key", sandbox.credentials.api_key.clone())];
+    let credentials =
+        [("dev-id", sandbox.credentials.dev_id.clone()), ("x-api-key", sandbox.credentials.api_key.clone())];
 
     // Warm both paths (connections, the provider list cache).
     run(&through_proxy, &[], clients, 1_000).await;
@@ -107,6 +108,9 @@ async fn main() {
 
     let d = run(&direct, &credentials, clients, requests).await;
     let p = run(&through_proxy, &[], clients, requests).await;
+    // One client at a time: no queueing, so the difference is the proxy's own work.
+    let d1 = run(&direct, &credentials, 1, requests / 10).await;
+    let p1 = run(&through_proxy, &[], 1, requests / 10).await;
     let rss = peak_rss_kib(proxy.id());
     let _ = proxy.kill();
 
@@ -114,13 +118,38 @@ async fn main() {
     println!("{:<26} {:>10} {:>9} {:>9} {:>7}", "path", "req/s", "p50 ms", "p99 ms", "errors");
     println!("{:<26} {:>10.0} {:>9.3} {:>9.3} {:>7}", "sandbox direct", d.per_second, ms(d.p50), ms(d.p99), d.errors);
     println!("{:<26} {:>10.0} {:>9.3} {:>9.3} {:>7}", "proxy -> sandbox", p.per_second, ms(p.p50), ms(p.p99), p.errors);
-    println!("proxy/direct throughput ratio: {:.2}", p.per_second / d.per_second);
-    println!("latency the proxy adds at p50: {:.3} ms (p99: {:.3} ms)", ms(p.p50) - ms(d.p50), ms(p.p99) - ms(d.p99));
+    println!("proxy/direct throughput ratio at {clients} clients: {:.2}", p.per_second / d.per_second);
+    println!(
+        "latency the proxy adds at {clients} clients: p50 {:.3} ms, p99 {:.3} ms",
+        ms(p.p50) - ms(d.p50),
+        ms(p.p99) - ms(d.p99)
+    );
+    println!(
+        "{:<26} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+        "1 client: sandbox direct",
+        d1.per_second,
+        ms(d1.p50),
+        ms(d1.p99),
+        d1.errors
+    );
+    println!(
+        "{:<26} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+        "1 client: proxy -> sandbox",
+        p1.per_second,
+        ms(p1.p50),
+        ms(p1.p99),
+        p1.errors
+    );
+    println!(
+        "latency the proxy adds with 1 client: p50 {:.3} ms, p99 {:.3} ms",
+        ms(p1.p50) - ms(d1.p50),
+        ms(p1.p99) - ms(d1.p99)
+    );
     match rss {
         Some(kib) => println!("proxy peak RSS: {:.1} MiB", kib as f64 / 1024.0),
         None => println!("proxy peak RSS: unavailable (no /proc)"),
     }
-    if p.errors + d.errors > 0 {
+    if p.errors + d.errors + p1.errors + d1.errors > 0 {
         std::process::exit(1);
     }
 }

@@ -3,6 +3,7 @@
 //! well-formed name is accepted (and Terra itself answers for unknown ones).
 
 use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -26,8 +27,11 @@ pub enum Resources {
         url: String,
         /// The client used to fetch it.
         http: reqwest::Client,
-        /// The cache: the list (`None` after a failed fetch) and when to fetch again.
-        cache: Mutex<Option<(Option<HashSet<String>>, Instant)>>,
+        /// The cache: the list (`None` after a failed fetch) and when to fetch again. Read
+        /// without waiting; only a refresh takes `refresh`.
+        cache: RwLock<Option<(Option<Arc<HashSet<String>>>, Instant)>>,
+        /// Held while one request refreshes the cache, so that others do not fetch too.
+        refresh: Mutex<()>,
     },
 }
 
@@ -38,7 +42,8 @@ impl Resources {
         Resources::Live {
             url: format!("{}/integrations", api_base.trim_end_matches('/')),
             http,
-            cache: Mutex::new(None),
+            cache: RwLock::new(None),
+            refresh: Mutex::new(()),
         }
     }
 
@@ -47,23 +52,32 @@ impl Resources {
     pub async fn check(&self, resource: &str) -> Result<(), ApiError> {
         let allowed = match self {
             Resources::Fixed(list) => list.contains(resource),
-            Resources::Live { url, http, cache } => {
-                let mut cache = cache.lock().await;
-                let stale = cache.as_ref().is_none_or(|(_, next)| Instant::now() >= *next);
-                if stale {
-                    let list = fetch(http, url).await;
-                    let next = Instant::now() + if list.is_some() { REFRESH } else { RETRY };
-                    if list.is_none() {
-                        tracing::warn!(
-                            "could not fetch Terra's provider list; accepting any well-formed resource for now"
-                        );
+            Resources::Live { url, http, cache, refresh } => {
+                let fresh = |cache: &RwLock<Option<(Option<Arc<HashSet<String>>>, Instant)>>| {
+                    let cache = cache.read().unwrap_or_else(|p| p.into_inner());
+                    cache.as_ref().filter(|(_, next)| Instant::now() < *next).map(|(list, _)| list.clone())
+                };
+                let list = match fresh(cache) {
+                    Some(list) => list,
+                    None => {
+                        let _refreshing = refresh.lock().await;
+                        match fresh(cache) {
+                            Some(list) => list, // another request refreshed it meanwhile
+                            None => {
+                                let list = fetch(http, url).await.map(Arc::new);
+                                if list.is_none() {
+                                    tracing::warn!(
+                                        "could not fetch Terra's provider list; accepting any well-formed resource for now"
+                                    );
+                                }
+                                let next = Instant::now() + if list.is_some() { REFRESH } else { RETRY };
+                                *cache.write().unwrap_or_else(|p| p.into_inner()) = Some((list.clone(), next));
+                                list
+                            }
+                        }
                     }
-                    *cache = Some((list, next));
-                }
-                match cache.as_ref().and_then(|(list, _)| list.as_ref()) {
-                    Some(list) => list.contains(resource),
-                    None => true,
-                }
+                };
+                list.is_none_or(|list| list.contains(resource))
             }
         };
         if allowed {

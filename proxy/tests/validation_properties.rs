@@ -25,8 +25,8 @@ impl Rng {
     }
     fn noise(&mut self) -> String {
         const CHARS: &[char] = &[
-            'a', 'Z', '0', '9', '/', '\\', '?', '#', '@', ':', '%', '.', '&', '=', ' ', '\t', '\n', '\0', 'é', '\u{202e}',
-            '[', ']', '"', '<', '\u{ff0f}',
+            'a', 'Z', '0', '9', '/', '\\', '?', '#', '@', ':', '%', '.', '&', '=', ' ', '\t', '\n', '\0', 'é',
+            '\u{202e}', '[', ']', '"', '<', '\u{ff0f}',
         ];
         (0..self.below(12)).map(|_| CHARS[self.below(CHARS.len())]).collect()
     }
@@ -36,11 +36,22 @@ fn redirect(rng: &mut Rng) -> String {
     if rng.below(5) == 0 {
         return rng.noise();
     }
-    let scheme = rng.pick(&["https://", "http://", "HTTPS://", "javascript:", "ftp://", "", "//", "myapp://", "https:/"]);
+    let scheme =
+        rng.pick(&["https://", "http://", "HTTPS://", "javascript:", "ftp://", "", "//", "myapp://", "https:/"]);
     let userinfo = rng.pick(&["", "", "", "user:pw@", "@", "app.example@"]);
     let host = rng.pick(&[
-        "app.example", "APP.example", "evil.example", "app.example.evil.example", "127.0.0.1", "localhost",
-        "[::1]", "127.1", "0x7f.1", "", "xn--80ak6aa92e.com", "app.example%2eevil",
+        "app.example",
+        "APP.example",
+        "evil.example",
+        "app.example.evil.example",
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "127.1",
+        "0x7f.1",
+        "",
+        "xn--80ak6aa92e.com",
+        "app.example%2eevil",
     ]);
     let port = rng.pick(&["", "", ":443", ":8443", ":99999", ":x", ":0"]);
     let path = rng.pick(&["/", "/done?tc_outcome=success", "\\@evil.example", "#frag", "/%2e%2e/", ""]);
@@ -64,7 +75,15 @@ fn body(rng: &mut Rng) -> Vec<u8> {
         return rng.noise().into_bytes();
     }
     let mut object = Map::new();
-    let names = ["reference_id", "auth_success_redirect_url", "auth_failure_redirect_url", "language", "dev_id", "x-api-key", "providers"];
+    let names = [
+        "reference_id",
+        "auth_success_redirect_url",
+        "auth_failure_redirect_url",
+        "language",
+        "dev_id",
+        "x-api-key",
+        "providers",
+    ];
     for _ in 0..rng.below(6) {
         let name = rng.pick(&names).to_owned();
         let url = redirect(rng);
@@ -111,9 +130,15 @@ fn hundred_thousand_generated_requests() {
         let verdict = validate::redirect_url("auth_success_redirect_url", &raw, policy);
         assert_eq!(verdict.is_ok(), acceptable_redirect(&raw, policy), "iteration {i}: {raw:?}");
 
-        let resource = if rng.below(2) == 0 { rng.pick(&["FITBIT", "fitbit", "GOOGLE_HEALTH", "X1"]).to_owned() } else { rng.noise() };
+        let resource = if rng.below(2) == 0 {
+            rng.pick(&["FITBIT", "fitbit", "GOOGLE_HEALTH", "X1"]).to_owned()
+        } else {
+            rng.noise()
+        };
         if let Ok(name) = validate::resource(Some(&resource)) {
-            assert!(name.len() <= 64 && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(
+                name.len() <= 64 && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            );
         }
 
         let bytes = body(&mut rng);
