@@ -4,19 +4,32 @@
 # exports anything, exact TypeScript types, package.json and the README.
 source "$(dirname "$0")/lib.sh"
 ensure_rust_tools
+ensure_nightly
 ensure_npm_packages
 
-say "building the wasm module (profile wasm-release)"
-cargo build --quiet --target wasm32-unknown-unknown --profile wasm-release -p terra-connect
+say "building the wasm module (nightly, -Zbuild-std, panic=immediate-abort, profile wasm-release)"
+# Its own target dir: the std built here must not mix with the stable builds of the tests.
+RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+  cargo +nightly build --quiet --target wasm32-unknown-unknown --profile wasm-release -p terra-connect \
+  -Zbuild-std=std,panic_abort --target-dir target/pkg
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name terra_connect \
-  target/wasm32-unknown-unknown/wasm-release/terra_connect.wasm
+  target/pkg/wasm32-unknown-unknown/wasm-release/terra_connect.wasm
 # binaryen 132 from npm (Debian's wasm-opt 108 breaks wasm-bindgen 0.2.130 output in Chromium).
 wasm-opt -Oz pkg/terra_connect_bg.wasm -o pkg/terra_connect_bg.wasm
 
 snippet="$(cd pkg && ls snippets/*/js/error.js)"
 version="$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="terra-connect"))')"
 sed "s#__ERROR_MODULE__#./$snippet#" js/index.js > pkg/index.js
+# The entry for dev servers (package.json "development" condition): the same module with the
+# wasm inlined, because a dev server that pre-bundles dependencies (Vite) moves the JS away
+# from the .wasm file that new URL(..., import.meta.url) points to.
+python3 - "$snippet" <<'PY'
+import base64, sys
+wasm = base64.b64encode(open("pkg/terra_connect_bg.wasm", "rb").read()).decode()
+src = open("js/index.dev.js").read().replace("__ERROR_MODULE__", "./" + sys.argv[1]).replace("__WASM_BASE64__", wasm)
+open("pkg/index.dev.js", "w").write(src)
+PY
 cp js/index.d.ts pkg/index.d.ts
 cp README.md LICENSE pkg/
 rm -f pkg/.gitignore
@@ -31,9 +44,16 @@ package = {
     "type": "module",
     "main": "./index.js",
     "types": "./index.d.ts",
-    "exports": {".": {"types": "./index.d.ts", "default": "./index.js"}, "./package.json": "./package.json"},
-    "sideEffects": ["./index.js"],
-    "files": ["index.js", "index.d.ts", "terra_connect.js", "terra_connect.d.ts",
+    "exports": {
+        ".": {
+            "types": "./index.d.ts",
+            "development": "./index.dev.js",
+            "default": "./index.js",
+        },
+        "./package.json": "./package.json",
+    },
+    "sideEffects": ["./index.js", "./index.dev.js"],
+    "files": ["index.js", "index.dev.js", "index.d.ts", "terra_connect.js", "terra_connect.d.ts",
               "terra_connect_bg.wasm", "terra_connect_bg.wasm.d.ts", "snippets/", "README.md", "LICENSE"],
     "keywords": ["terra", "wearables", "fitbit", "garmin", "oura", "wasm"],
 }

@@ -27,6 +27,22 @@ ensure_rust_tools() {
   fi
 }
 
+# The nightly toolchain with rust-src and the wasm32 target: the shipped module is built with
+# -Zbuild-std and panic=immediate-abort (about a fifth smaller; see README, "Size").
+ensure_nightly() {
+  if ! rustup toolchain list | grep -q '^nightly'; then
+    say "installing the nightly toolchain (minimal)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+    say "installing rust-src for nightly"
+    rustup component add rust-src --toolchain nightly
+  fi
+  if ! rustup target list --toolchain nightly --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown --toolchain nightly
+  fi
+}
+
 # npm packages of www/ (playwright-core, binaryen's wasm-opt 132, esbuild, ...), from package-lock.json.
 ensure_npm_packages() {
   local stamp=www/node_modules/.terra-connect-lock
