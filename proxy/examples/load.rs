@@ -81,7 +81,7 @@ async fn main() {
     let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
     let requests: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20_000);
 
-    let sandbox = terra_connect_proxy::sandbox::spawn(false).await.expect("sandbox");
+    let sandbox = terra_connect_proxy::sandbox::spawn(false, None).await.expect("sandbox");
     let mut proxy = Command::new(&binary)
         .env_clear()
         .env("TERRA_DEV_ID", &sandbox.credentials.dev_id)

@@ -27,6 +27,16 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// Everything the binary needs; the library takes the parts it uses through [`crate::ProxyBuilder`].
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -45,6 +55,9 @@ pub struct Config {
     pub allowed_resources: Option<Vec<String>>,
     /// Requests per minute per client address (`TERRA_CONNECT_RATE_LIMIT`); `None`: no limit.
     pub rate_limit: Option<u32>,
+    /// Terra's webhook signing secret (`TERRA_WEBHOOK_SECRET`); enables `POST /webhook`.
+    /// In sandbox mode a random one is made when unset.
+    pub webhook_secret: Option<Secret>,
     /// Timeout of one call to Terra (`TERRA_CONNECT_UPSTREAM_TIMEOUT_MS`).
     pub upstream_timeout: Duration,
     /// Static files served at `/` (`TERRA_CONNECT_WWW_DIR`), for the demo.
@@ -77,7 +90,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Every setting: its environment variable and its matching command-line flag.
-pub const SETTINGS: [(&str, &str); 15] = [
+pub const SETTINGS: [(&str, &str); 16] = [
     ("TERRA_DEV_ID", "--dev-id"),
     ("TERRA_API_KEY", "--api-key"),
     ("TERRA_API_BASE", "--api-base"),
@@ -87,6 +100,7 @@ pub const SETTINGS: [(&str, &str); 15] = [
     ("TERRA_CONNECT_CORS_ORIGINS", "--cors-origins"),
     ("TERRA_CONNECT_UPSTREAM_TIMEOUT_MS", "--upstream-timeout-ms"),
     ("TERRA_CONNECT_RATE_LIMIT", "--rate-limit"),
+    ("TERRA_WEBHOOK_SECRET", "--webhook-secret"),
     ("TERRA_CONNECT_WWW_DIR", "--www-dir"),
     ("TERRA_CONNECT_PKG_DIR", "--pkg-dir"),
     ("TERRA_CONNECT_WWW_COOP", "--www-coop"),
@@ -197,6 +211,7 @@ impl Config {
             allowed_redirects,
             allowed_resources,
             rate_limit,
+            webhook_secret: get("TERRA_WEBHOOK_SECRET").map(Secret),
             upstream_timeout,
             www_dir: get("TERRA_CONNECT_WWW_DIR").map(PathBuf::from),
             pkg_dir: get("TERRA_CONNECT_PKG_DIR").map(PathBuf::from),

@@ -37,6 +37,7 @@ pub mod sandbox;
 pub mod server;
 pub mod terra;
 pub mod validate;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,6 +60,9 @@ use crate::rate_limit::RateLimiter;
 use crate::resources::Resources;
 use crate::terra::TerraClient;
 use crate::validate::RedirectPolicy;
+
+/// The largest webhook body accepted, in bytes (Terra's data events can be large).
+pub const WEBHOOK_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// What a reference-id hook returns: the app's id for the signed-in user, or an error answer
 /// (e.g. 401 when nobody is signed in).
@@ -85,6 +89,7 @@ pub struct ProxyBuilder {
     allowed_resources: Option<Vec<String>>,
     rate_limit: Option<u32>,
     reference_id: Option<ReferenceIdHook>,
+    webhooks: Option<(Vec<u8>, routes::webhook::WebhookCallback)>,
 }
 
 impl std::fmt::Debug for ProxyBuilder {
@@ -98,6 +103,7 @@ impl std::fmt::Debug for ProxyBuilder {
             .field("allowed_resources", &self.allowed_resources)
             .field("rate_limit", &self.rate_limit)
             .field("reference_id_hook", &self.reference_id.is_some())
+            .field("webhooks", &self.webhooks.is_some())
             .finish()
     }
 }
@@ -114,7 +120,21 @@ impl ProxyBuilder {
             allowed_resources: None,
             rate_limit: None,
             reference_id: None,
+            webhooks: None,
         }
+    }
+
+    /// Accepts Terra's signed webhooks at `POST /webhook`: each is verified with `secret`
+    /// (HMAC-SHA256 over the raw body, constant-time, at most 5 minutes old, never twice) and
+    /// handed to `on_event`; refused ones get 401. Unknown event types arrive as
+    /// [`webhook::WebhookEvent::Other`].
+    pub fn webhooks(
+        mut self,
+        secret: impl Into<Vec<u8>>,
+        on_event: impl Fn(webhook::WebhookEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.webhooks = Some((secret.into(), Arc::new(on_event)));
+        self
     }
 
     /// How long one call to Terra may take before the browser gets 504 (default 10 s).
@@ -214,6 +234,16 @@ impl ProxyBuilder {
                     .allow_origin(AllowOrigin::list(origins))
                     .allow_methods([Method::GET, Method::POST])
                     .allow_headers([header::CONTENT_TYPE]),
+            );
+        }
+        // Terra's webhooks: no browser CORS and no per-address rate limit (Terra sends them).
+        if let Some((secret, callback)) = self.webhooks {
+            let webhooks = Arc::new(routes::webhook::WebhookState { secret, seen: Default::default(), callback });
+            router = router.merge(
+                Router::new()
+                    .route("/webhook", post(routes::webhook::handle))
+                    .layer(axum::extract::DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+                    .with_state(webhooks),
             );
         }
         router.layer(middleware::from_fn(logging::log_request))

@@ -44,7 +44,15 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let (app, sandbox) = match server::app(&config).await {
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("terra-connect-proxy: cannot listen on {} (TERRA_CONNECT_ADDR): {e}", config.addr);
+            std::process::exit(1);
+        }
+    };
+    let listening = listener.local_addr().expect("a bound listener has an address");
+    let (app, sandbox) = match server::app(&config, listening).await {
         Ok(built) => built,
         Err(e) => {
             eprintln!("terra-connect-proxy: could not start the Terra sandbox: {e}");
@@ -65,14 +73,7 @@ async fn main() {
     if config.allowed_redirects.is_none() && sandbox.is_none() {
         tracing::warn!("TERRA_CONNECT_ALLOWED_REDIRECTS is not set: any https redirect URL is accepted");
     }
-    let listener = match tokio::net::TcpListener::bind(config.addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("terra-connect-proxy: cannot listen on {} (TERRA_CONNECT_ADDR): {e}", config.addr);
-            std::process::exit(1);
-        }
-    };
-    let addr = listener.local_addr().expect("a bound listener has an address");
+    let addr = listening;
     // The one line on stdout: scripts and tests read the address from it.
     println!("terra-connect-proxy listening on http://{addr}");
     // Connect info gives the rate limit each client's address.

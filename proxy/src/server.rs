@@ -9,19 +9,34 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
-use crate::sandbox::{self, SandboxHandle};
+use crate::sandbox::{self, SandboxHandle, WebhookTarget};
+use crate::webhook::WebhookEvent;
 use crate::{logging, ProxyBuilder};
+use std::net::SocketAddr;
 
 /// Where the binary mounts the proxy routes: the browser's `proxyUrl`.
 pub const API_PREFIX: &str = "/api/terra";
 
 /// Builds the binary's router from `config`. Without credentials it first starts the
 /// sandbox on its own loopback port and points the proxy's Terra client at it.
-pub async fn app(config: &Config) -> std::io::Result<(Router, Option<SandboxHandle>)> {
+///
+/// `listening` is where the binary listens: the sandbox sends its webhooks there.
+pub async fn app(config: &Config, listening: SocketAddr) -> std::io::Result<(Router, Option<SandboxHandle>)> {
+    let webhook_secret = match (&config.webhook_secret, &config.credentials) {
+        (Some(secret), _) => Some(secret.0.clone().into_bytes()),
+        (None, None) => Some(uuid::Uuid::new_v4().simple().to_string().into_bytes()),
+        (None, Some(_)) => None,
+    };
     let (api_base, credentials, sandbox) = match &config.credentials {
         Some(credentials) => (config.api_base.clone(), credentials.clone(), None),
         None => {
-            let sandbox = sandbox::spawn(config.sandbox_coop).await?;
+            let host =
+                if listening.ip().is_unspecified() { "127.0.0.1".to_owned() } else { listening.ip().to_string() };
+            let target = webhook_secret.clone().map(|secret| WebhookTarget {
+                url: format!("http://{host}:{}{API_PREFIX}/webhook", listening.port()),
+                secret,
+            });
+            let sandbox = sandbox::spawn(config.sandbox_coop, target).await?;
             (sandbox.api_base.clone(), sandbox.credentials.clone(), Some(sandbox))
         }
     };
@@ -37,6 +52,9 @@ pub async fn app(config: &Config) -> std::io::Result<(Router, Option<SandboxHand
     }
     if let Some(per_minute) = config.rate_limit {
         builder = builder.rate_limit(per_minute);
+    }
+    if let Some(secret) = webhook_secret {
+        builder = builder.webhooks(secret, log_event);
     }
     let mode = if sandbox.is_some() { "sandbox" } else { "terra" };
     let health = move || async move { Json(serde_json::json!({ "status": "ok", "mode": mode })) };
@@ -57,4 +75,21 @@ pub async fn app(config: &Config) -> std::io::Result<(Router, Option<SandboxHand
     }
     let app = app.layer(middleware::from_fn(logging::log_request)).nest(API_PREFIX, builder.build());
     Ok((app, sandbox))
+}
+
+/// The binary's webhook callback: one log line per verified event (ids only, no payload).
+fn log_event(event: WebhookEvent) {
+    match event {
+        WebhookEvent::AuthSuccess { user, .. } => tracing::info!(
+            user_id = user.user_id,
+            provider = user.provider,
+            reference_id = user.reference_id,
+            "webhook: auth success"
+        ),
+        WebhookEvent::AuthFailed { reason, reference_id } => {
+            tracing::info!(reason, reference_id, "webhook: auth failed")
+        }
+        WebhookEvent::Other { event_type, .. } => tracing::info!(event_type, "webhook: other event"),
+        other => tracing::info!(event = ?other, "webhook"),
+    }
 }

@@ -1,3 +1,4 @@
 //! One file per route.
 
 pub mod authenticate;
+pub mod webhook;

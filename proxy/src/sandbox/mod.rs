@@ -56,10 +56,20 @@ struct Pending {
     failure_url: Option<String>,
 }
 
+/// Where the sandbox sends its signed webhooks, as Terra would.
+#[derive(Clone)]
+pub struct WebhookTarget {
+    /// The app's webhook URL, e.g. `http://127.0.0.1:8787/api/terra/webhook`.
+    pub url: String,
+    /// The signing secret.
+    pub secret: Vec<u8>,
+}
+
 /// The sandbox's state.
 pub struct Sandbox {
     credentials: Credentials,
     coop: bool,
+    webhook: Option<WebhookTarget>,
     public_url: String,
     sessions: Mutex<HashMap<String, Pending>>,
 }
@@ -76,8 +86,9 @@ pub struct SandboxHandle {
 }
 
 /// Starts a sandbox on a free loopback port with fresh random credentials.
-/// `coop` serves the consent page with `Cross-Origin-Opener-Policy: same-origin`.
-pub async fn spawn(coop: bool) -> std::io::Result<SandboxHandle> {
+/// `coop` serves the consent page with `Cross-Origin-Opener-Policy: same-origin`; `webhook`
+/// receives a signed `auth` / `auth_cancelled` event on every Allow / Deny.
+pub async fn spawn(coop: bool, webhook: Option<WebhookTarget>) -> std::io::Result<SandboxHandle> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let credentials = Credentials {
@@ -87,6 +98,7 @@ pub async fn spawn(coop: bool) -> std::io::Result<SandboxHandle> {
     let sandbox = Arc::new(Sandbox {
         credentials: credentials.clone(),
         coop,
+        webhook,
         public_url: format!("http://{addr}"),
         sessions: Mutex::new(HashMap::new()),
     });
@@ -204,6 +216,9 @@ async fn decide(
         return (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response();
     };
     let allow = decision.decision == "allow";
+    if let Some(target) = sandbox.webhook.clone() {
+        tokio::spawn(send_webhook(target, auth_event(&p, allow)));
+    }
     let target = if allow { &p.success_url } else { &p.failure_url };
     let Some(target) = target.as_deref().and_then(|t| url::Url::parse(t).ok()) else {
         let text = if allow { "Connected (sandbox). You can close this tab." } else { "Connection denied (sandbox)." };
@@ -219,4 +234,38 @@ async fn decide(
         query.append_pair("reference_id", p.reference_id.as_deref().unwrap_or("null"));
     }
     Redirect::to(target.as_str()).into_response()
+}
+
+/// The event Terra sends when the person allows or denies.
+fn auth_event(p: &Pending, allow: bool) -> Value {
+    if allow {
+        json!({
+            "type": "auth",
+            "status": "success",
+            "reference_id": p.reference_id,
+            "user": { "user_id": p.user_id, "provider": p.resource, "reference_id": p.reference_id, "active": true },
+        })
+    } else {
+        json!({ "type": "auth_cancelled", "status": "error", "reason": "user_denied", "reference_id": p.reference_id })
+    }
+}
+
+/// Signs and POSTs `event` to the app, as Terra does.
+async fn send_webhook(target: WebhookTarget, event: Value) {
+    let body = event.to_string();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let signature = crate::webhook::signature_header(&target.secret, now, body.as_bytes());
+    let sent = reqwest::Client::new()
+        .post(&target.url)
+        .header("content-type", "application/json")
+        .header("terra-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = r.status().as_u16(), "the app refused the sandbox's webhook"),
+        Err(e) => tracing::warn!(error = %e, "the sandbox could not deliver its webhook"),
+    }
 }

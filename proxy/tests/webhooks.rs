@@ -1,0 +1,137 @@
+//! Signed webhooks through the real binary: good, bad, missing, stale, replayed and altered
+//! signatures, a test vector computed by openssl, and the sandbox's own webhooks.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{client, ProxyProcess, API_KEY, DEV_ID};
+use serde_json::{json, Value};
+use terra_connect_proxy::webhook::signature_header;
+
+const SECRET: &str = "whsec_3c1b9f0e";
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn proxy() -> ProxyProcess {
+    ProxyProcess::start(&[
+        ("TERRA_DEV_ID", DEV_ID),
+        ("TERRA_API_KEY", API_KEY),
+        ("TERRA_API_BASE", "http://127.0.0.1:9/api/v2"),
+        ("TERRA_WEBHOOK_SECRET", SECRET),
+    ])
+}
+
+async fn deliver(proxy: &ProxyProcess, signature: Option<&str>, body: &[u8]) -> (u16, Value) {
+    let mut request = client()
+        .post(format!("{}/api/terra/webhook", proxy.url))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("terra-signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+async fn logs_contain(proxy: &ProxyProcess, needle: &str) -> bool {
+    for _ in 0..50 {
+        if proxy.logs().contains(needle) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn only_fresh_correctly_signed_events_are_accepted_once() {
+    let proxy = proxy();
+    let body = json!({"type":"auth","status":"success","reference_id":"u42",
+        "user":{"user_id":"ae53-webhook","provider":"FITBIT","reference_id":"u42"}})
+    .to_string();
+    let body = body.as_bytes();
+    let good = signature_header(SECRET.as_bytes(), now(), body);
+
+    assert_eq!(deliver(&proxy, Some(&good), body).await.0, 200);
+    assert!(logs_contain(&proxy, "webhook: auth success").await);
+    assert!(proxy.logs().contains("ae53-webhook"));
+
+    let (status, answer) = deliver(&proxy, Some(&good), body).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("replayed")));
+
+    let mut altered = body.to_vec();
+    let at = altered.iter().position(|&b| b == b'5').unwrap();
+    altered[at] = b'6';
+    let fresh = signature_header(SECRET.as_bytes(), now(), body);
+    let cases: Vec<(Option<String>, Vec<u8>, &str)> = vec![
+        (Some(fresh.clone()), altered, "body altered by one byte"),
+        (None, body.to_vec(), "missing"),
+        (Some(signature_header(b"wrong-secret", now(), body)), body.to_vec(), "bad"),
+        (Some(signature_header(SECRET.as_bytes(), now() - 301, body)), body.to_vec(), "stale"),
+        (Some("t=1,v1=nothex".into()), body.to_vec(), "malformed"),
+    ];
+    for (signature, body, case) in cases {
+        let (status, answer) = deliver(&proxy, signature.as_deref(), &body).await;
+        assert_eq!((status, answer["code"].as_str()), (401, Some("invalid_signature")), "{case}");
+    }
+    assert!(!proxy.logs().contains(SECRET), "the secret is never logged");
+}
+
+#[tokio::test]
+async fn an_openssl_computed_signature_is_accepted() {
+    let proxy = proxy();
+    let t = now();
+    let body = r#"{"type":"auth_cancelled","status":"error","reason":"user_denied","reference_id":"u7"}"#;
+    let output = Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", SECRET])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(format!("{t}.{body}").as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("openssl runs");
+    let hex = String::from_utf8(output.stdout).unwrap().trim().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(hex.len(), 64);
+    assert_eq!(format!("t={t},v1={hex}"), signature_header(SECRET.as_bytes(), t, body.as_bytes()));
+    assert_eq!(deliver(&proxy, Some(&format!("t={t},v1={hex}")), body.as_bytes()).await.0, 200);
+    assert!(logs_contain(&proxy, "webhook: auth failed").await);
+}
+
+#[tokio::test]
+async fn unknown_event_types_are_accepted() {
+    let proxy = proxy();
+    let body = br#"{"type":"activity","data":[{"calories":120}]}"#;
+    let signature = signature_header(SECRET.as_bytes(), now(), body);
+    assert_eq!(deliver(&proxy, Some(&signature), body).await.0, 200);
+    assert!(logs_contain(&proxy, "webhook: other event").await);
+}
+
+#[tokio::test]
+async fn the_sandbox_sends_signed_webhooks_on_allow_and_deny() {
+    let proxy = ProxyProcess::start(&[]);
+    for (decision, expected) in [("allow", "webhook: auth success"), ("deny", "webhook: auth failed")] {
+        let session: Value = client()
+            .post(format!("{}/api/terra/auth/authenticateUser?resource=OURA", proxy.url))
+            .json(&json!({ "reference_id": format!("sandbox-{decision}") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let auth_url = session["auth_url"].as_str().unwrap();
+        client().post(auth_url).form(&[("decision", decision)]).send().await.unwrap();
+        assert!(logs_contain(&proxy, expected).await, "{decision}: {}", proxy.logs());
+        assert!(proxy.logs().contains(&format!("sandbox-{decision}")));
+        if decision == "allow" {
+            assert!(proxy.logs().contains(session["user_id"].as_str().unwrap()));
+        }
+    }
+}
