@@ -77,7 +77,8 @@ pub struct ProxyState {
     reference_id: Option<ReferenceIdHook>,
 }
 
-/// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`.
+/// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`,
+/// `GET /connection?user_id=…` and, with [`ProxyBuilder::webhooks`], `POST /webhook`.
 ///
 /// Mount it under any prefix with [`Router::nest`]; the browser's `proxyUrl` is that prefix.
 pub struct ProxyBuilder {
@@ -217,8 +218,10 @@ impl ProxyBuilder {
             resources,
             reference_id: self.reference_id,
         });
-        let mut router =
-            Router::new().route("/auth/authenticateUser", post(routes::authenticate::handle)).with_state(state);
+        let mut router = Router::new()
+            .route("/auth/authenticateUser", post(routes::authenticate::handle))
+            .route("/connection", axum::routing::get(routes::connection::handle))
+            .with_state(state);
         if let Some(per_minute) = self.rate_limit {
             let limiter = Arc::new(RateLimiter::new(per_minute));
             router = router.layer(middleware::from_fn(move |request: Request, next: Next| {

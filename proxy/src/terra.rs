@@ -52,6 +52,22 @@ impl TerraClient {
         }
     }
 
+    /// `GET {base}/userInfo?user_id=…`: Terra's record of the user, or `None` when Terra does
+    /// not know it (its 400 / 404).
+    pub async fn user_info(&self, user_id: &str) -> Result<Option<Value>, ApiError> {
+        let request = self
+            .http
+            .get(format!("{}/userInfo", self.api_base))
+            .query(&[("user_id", user_id)])
+            .header("dev-id", &self.credentials.dev_id)
+            .header("x-api-key", &self.credentials.api_key);
+        match self.send(request).await {
+            Ok((_, json)) => Ok(json.get("user").filter(|u| u.is_object()).cloned()),
+            Err(e) if e.code == "upstream_rejected" && matches!(e.status.as_u16(), 400 | 404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends `request`, reads at most [`MAX_UPSTREAM_BODY`] bytes, and maps failures.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<(StatusCode, Value), ApiError> {
         let response = request.send().await.map_err(transport_error)?;

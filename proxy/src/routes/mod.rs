@@ -1,4 +1,5 @@
 //! One file per route.
 
 pub mod authenticate;
+pub mod connection;
 pub mod webhook;

@@ -72,6 +72,8 @@ pub struct Sandbox {
     webhook: Option<WebhookTarget>,
     public_url: String,
     sessions: Mutex<HashMap<String, Pending>>,
+    /// Users who allowed: user id -> (provider, reference id), for `userInfo`.
+    users: Mutex<HashMap<String, (String, Option<String>)>>,
 }
 
 /// A running sandbox.
@@ -101,6 +103,7 @@ pub async fn spawn(coop: bool, webhook: Option<WebhookTarget>) -> std::io::Resul
         webhook,
         public_url: format!("http://{addr}"),
         sessions: Mutex::new(HashMap::new()),
+        users: Mutex::new(HashMap::new()),
     });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router(sandbox)).await {
@@ -115,6 +118,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
         .route("/api/v2/auth/authenticateUser", post(authenticate_user))
         .route("/api/v2/integrations", get(integrations))
+        .route("/api/v2/userInfo", get(user_info))
         .route("/consent/{session}", get(consent_page).post(decide))
         .with_state(sandbox)
 }
@@ -129,14 +133,42 @@ async fn integrations() -> Json<Value> {
     )
 }
 
+fn has_credentials(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
+    let header_is = |name: &str, want: &str| headers.get(name).and_then(|v| v.to_str().ok()) == Some(want);
+    header_is("dev-id", &sandbox.credentials.dev_id) && header_is("x-api-key", &sandbox.credentials.api_key)
+}
+
+#[derive(Deserialize)]
+struct UserQuery {
+    user_id: Option<String>,
+}
+
+async fn user_info(State(sandbox): State<Arc<Sandbox>>, Query(q): Query<UserQuery>, headers: HeaderMap) -> Response {
+    if !has_credentials(&sandbox, &headers) {
+        return terra_error(StatusCode::UNAUTHORIZED, "unauthorized: bad or missing dev-id / x-api-key");
+    }
+    let Some(user_id) = q.user_id.filter(|u| !u.is_empty()) else {
+        return terra_error(StatusCode::BAD_REQUEST, "user_id is a required query parameter");
+    };
+    let known = sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).get(&user_id).cloned();
+    match known {
+        Some((provider, reference_id)) => Json(json!({
+            "status": "success",
+            "user": { "user_id": user_id, "provider": provider, "reference_id": reference_id, "active": true },
+            "is_authenticated": true,
+        }))
+        .into_response(),
+        None => terra_error(StatusCode::NOT_FOUND, "User not found"),
+    }
+}
+
 async fn authenticate_user(
     State(sandbox): State<Arc<Sandbox>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let header_is = |name: &str, want: &str| headers.get(name).and_then(|v| v.to_str().ok()) == Some(want);
-    if !header_is("dev-id", &sandbox.credentials.dev_id) || !header_is("x-api-key", &sandbox.credentials.api_key) {
+    if !has_credentials(&sandbox, &headers) {
         return terra_error(StatusCode::UNAUTHORIZED, "unauthorized: bad or missing dev-id / x-api-key");
     }
     let resource = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -216,6 +248,10 @@ async fn decide(
         return (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response();
     };
     let allow = decision.decision == "allow";
+    if allow {
+        let record = (p.resource.clone(), p.reference_id.clone());
+        sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).insert(p.user_id.clone(), record);
+    }
     if let Some(target) = sandbox.webhook.clone() {
         tokio::spawn(send_webhook(target, auth_event(&p, allow)));
     }

@@ -1,0 +1,49 @@
+//! `GET /connection?user_id=…`: confirms that Terra knows `user_id` and that it belongs to this
+//! request's user (the reference-id hook's answer, or without a hook the `reference_id` the
+//! browser claims). Anything else is the same 404, so strangers learn nothing.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::ProxyState;
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such connection")
+}
+
+/// Looks the user up at Terra and answers `{user_id, provider, reference_id, active}`.
+pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let param = |name: &str| {
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let user_id = param("user_id").ok_or_else(|| ApiError::bad_request("query parameter 'user_id' is required"))?;
+    if user_id.len() > 128 || !user_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(ApiError::bad_request("'user_id' is malformed"));
+    }
+    let expected = match &state.reference_id {
+        Some(hook) => hook(&parts).await?,
+        None => param("reference_id").ok_or_else(not_found)?,
+    };
+    let user = state.terra.user_info(&user_id).await?.ok_or_else(not_found)?;
+    let text = |key: &str| user.get(key).and_then(Value::as_str).map(str::to_owned);
+    if text("user_id").as_deref() != Some(user_id.as_str())
+        || text("reference_id").as_deref() != Some(expected.as_str())
+    {
+        return Err(not_found());
+    }
+    Ok(Json(json!({
+        "user_id": user_id,
+        "provider": text("provider"),
+        "reference_id": expected,
+        "active": user.get("active").and_then(Value::as_bool).unwrap_or(true),
+    })))
+}
