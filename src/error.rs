@@ -26,6 +26,8 @@ pub enum ErrorCode {
     AuthFailed,
     /// A redirect URL with no, an unknown, an expired or an already used state.
     StateMismatch,
+    /// `verify: true`: the proxy did not confirm the user id the redirect carried.
+    NotVerified,
 }
 
 impl ErrorCode {
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "aborted",
             ErrorCode::AuthFailed => "auth_failed",
             ErrorCode::StateMismatch => "state_mismatch",
+            ErrorCode::NotVerified => "not_verified",
         }
     }
 }
@@ -94,6 +97,7 @@ mod tests {
             (ErrorCode::Aborted, "aborted"),
             (ErrorCode::AuthFailed, "auth_failed"),
             (ErrorCode::StateMismatch, "state_mismatch"),
+            (ErrorCode::NotVerified, "not_verified"),
         ];
         for (code, text) in all {
             assert_eq!(code.as_str(), text);

@@ -55,7 +55,8 @@ export type TerraConnectErrorCode =
   | "timeout"
   | "aborted"
   | "auth_failed"
-  | "state_mismatch";
+  | "state_mismatch"
+  | "not_verified";
 
 /** Options of {@link createSession}. */
 export interface SessionOptions {
@@ -93,6 +94,10 @@ export interface ConnectOptions extends SessionOptions {
   /** Called once when the tab reads closed after it left for Terra (it may still be open,
    *  behind Cross-Origin-Opener-Policy); the flow keeps waiting. Offer "Cancel" / "Try again". */
   onTabClosed?: () => void;
+  /** Confirm the user id with the proxy (GET {proxyUrl}/connection) before resolving; the
+   *  result then carries verified: true, and an unconfirmed one rejects with "not_verified".
+   *  The proxy matches it to referenceId, or to its own reference-id hook. Popup mode. */
+  verify?: boolean;
 }
 
 /** Options of {@link completeRedirect}. */
@@ -122,6 +127,8 @@ export interface RedirectResult {
 /** A finished connection, as connect() resolves with it. */
 export interface ConnectResult extends RedirectResult {
   outcome: "success";
+  /** true when `verify: true` and the proxy confirmed the user id. */
+  verified?: true;
 }
 "#;
 

@@ -57,6 +57,8 @@ pub struct RawFlowOptions {
     pub timeout_ms: Option<f64>,
     /// `rejectOnTabClose`: reject with `popup_closed` as soon as the tab reads closed.
     pub reject_on_tab_close: Option<bool>,
+    /// `verify`: confirm the returned user id with the proxy before resolving.
+    pub verify: Option<bool>,
 }
 
 /// Validated flow options.
@@ -70,6 +72,8 @@ pub struct FlowOptions {
     pub timeout_ms: u32,
     /// Reject with `popup_closed` when the tab reads closed even after it left for Terra.
     pub reject_on_tab_close: bool,
+    /// Confirm the returned user id with the proxy (`GET {proxyUrl}/connection`).
+    pub verify: bool,
 }
 
 /// The default `timeoutMs`: 10 minutes.
@@ -100,6 +104,7 @@ impl RawFlowOptions {
             fallback_redirect,
             timeout_ms,
             reject_on_tab_close: self.reject_on_tab_close.unwrap_or(false),
+            verify: self.verify.unwrap_or(false),
         })
     }
 }
@@ -310,7 +315,8 @@ mod tests {
                 mode: Mode::Popup,
                 fallback_redirect: false,
                 timeout_ms: 600_000,
-                reject_on_tab_close: false
+                reject_on_tab_close: false,
+                verify: false,
             }
         );
         let r = RawFlowOptions {
@@ -318,12 +324,13 @@ mod tests {
             fallback: Some("redirect".into()),
             timeout_ms: Some(1500.0),
             reject_on_tab_close: Some(true),
+            verify: Some(true),
         }
         .validate()
         .unwrap();
         assert_eq!(
-            (r.mode, r.fallback_redirect, r.timeout_ms, r.reject_on_tab_close),
-            (Mode::Redirect, true, 1500, true)
+            (r.mode, r.fallback_redirect, r.timeout_ms, r.reject_on_tab_close, r.verify),
+            (Mode::Redirect, true, 1500, true, true)
         );
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_400_001.0] {
             let e = RawFlowOptions { timeout_ms: Some(bad), ..Default::default() }.validate().unwrap_err();

@@ -43,6 +43,30 @@ pub fn endpoint(options: &SessionOptions) -> String {
     out
 }
 
+/// The verification request: `{proxy}/connection?user_id=…[&reference_id=…]`.
+pub fn connection_endpoint(proxy_url: &str, user_id: &str, reference_id: Option<&str>) -> String {
+    let mut out = String::with_capacity(proxy_url.len() + 96);
+    out.push_str(proxy_url);
+    out.push_str("/connection?user_id=");
+    out.push_str(&url::encode(user_id));
+    if let Some(reference_id) = reference_id {
+        out.push_str("&reference_id=");
+        out.push_str(&url::encode(reference_id));
+    }
+    out
+}
+
+/// Reads the proxy's answer to a verification: `Ok` only for a 2xx naming `user_id`;
+/// 404 is `not_verified`; other errors are `proxy_error`.
+pub fn interpret_connection(http_status: u16, user_id: &str, fields: Option<ResponseFields>) -> Result<()> {
+    match (http_status, fields) {
+        (200..=299, Some(f)) if f.user_id.as_deref() == Some(user_id) => Ok(()),
+        (200..=299, _) => Err(Error::new(ErrorCode::InvalidResponse, "the proxy confirmed a different user")),
+        (404, _) => Err(Error::new(ErrorCode::NotVerified, "the proxy did not confirm this connection")),
+        (status, fields) => interpret(status, fields).map(|_| ()),
+    }
+}
+
 /// The JSON body: only the fields given, with the outcome marker (and `connect()`'s state,
 /// when given) added to the redirect URLs.
 pub fn request_body(options: &SessionOptions, state: Option<&str>) -> String {
@@ -177,6 +201,21 @@ mod tests {
                 r#""language":"en"}"#
             )
         );
+    }
+
+    #[test]
+    fn verification_requests_and_answers() {
+        assert_eq!(
+            connection_endpoint("/api/terra", "u 1", Some("a&b")),
+            "/api/terra/connection?user_id=u%201&reference_id=a%26b"
+        );
+        assert_eq!(connection_endpoint("/p", "u", None), "/p/connection?user_id=u");
+        let named = |id: &str| Some(ResponseFields { user_id: Some(id.into()), ..Default::default() });
+        assert_eq!(interpret_connection(200, "u", named("u")), Ok(()));
+        assert_eq!(interpret_connection(200, "u", named("v")).unwrap_err().code, ErrorCode::InvalidResponse);
+        assert_eq!(interpret_connection(404, "u", None).unwrap_err().code, ErrorCode::NotVerified);
+        let e = interpret_connection(502, "u", None).unwrap_err();
+        assert_eq!((e.code, e.status), (ErrorCode::ProxyError, Some(502)));
     }
 
     #[test]

@@ -262,12 +262,13 @@ async fn an_already_aborted_signal_rejects_at_once() {
 
 #[wasm_bindgen_test]
 async fn connect_checks_its_own_options() {
-    let cases: [(&[(&str, JsValue)], &str); 6] = [
+    let cases: [(&[(&str, JsValue)], &str); 7] = [
         (&[("timeoutMs", JsValue::from(0))], "timeoutMs"),
         (&[("timeoutMs", s("100"))], "timeoutMs"),
         (&[("mode", s("tab"))], "mode"),
         (&[("signal", s("stop"))], "signal"),
         (&[("onTabClosed", JsValue::from(1))], "onTabClosed"),
+        (&[("verify", s("yes"))], "verify"),
         (&[("successUrl", s("http://127.0.0.1:1/elsewhere"))], "successUrl"),
     ];
     for (extra, option) in cases {

@@ -36,6 +36,9 @@ pub struct Hooks {
 
 struct Flow {
     state: String,
+    /// With `verify: true`: where to confirm the user id, and for whom.
+    verify_with: Option<(String, Option<String>)>,
+    verifying: bool,
     /// `None` in redirect mode.
     tab: Option<Tab>,
     left_for_terra: bool,
@@ -130,6 +133,8 @@ pub fn start(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Pro
     };
     let shared: Shared = Rc::new(RefCell::new(Flow {
         state: state.clone(),
+        verify_with: options.verify.then(|| (session.proxy_url.clone(), session.reference_id.clone())),
+        verifying: false,
         tab,
         left_for_terra: false,
         close_reported: false,
@@ -231,7 +236,7 @@ fn poll(shared: &Shared) {
         return on_result(shared, result);
     }
     let flow = shared.borrow();
-    if flow.settled || !flow.tab.as_ref().is_some_and(Tab::is_closed) {
+    if flow.settled || flow.verifying || !flow.tab.as_ref().is_some_and(Tab::is_closed) {
         return;
     }
     if !flow.left_for_terra {
@@ -259,7 +264,28 @@ fn poll(shared: &Shared) {
 
 fn on_result(shared: &Shared, result: Redirect) {
     let value = redirect_to_js(&result);
+    let verify_with = {
+        let mut flow = shared.borrow_mut();
+        if flow.settled || flow.verifying {
+            return;
+        }
+        flow.verifying = flow.verify_with.is_some() && result.outcome == Outcome::Success;
+        flow.verify_with.clone().filter(|_| flow.verifying)
+    };
     match result.outcome {
+        Outcome::Success if verify_with.is_some() => {
+            let shared = shared.clone();
+            let (proxy_url, reference_id) = verify_with.unwrap_or_default();
+            wasm_bindgen_futures::spawn_local(async move {
+                let user_id = result.user_id.as_deref().unwrap_or_default();
+                let checked = match user_id {
+                    "" => Err(Error::new(ErrorCode::NotVerified, "the redirect carried no user id")),
+                    id => fetch::verify_connection(&proxy_url, id, reference_id.as_deref()).await,
+                };
+                let _ = js_sys::Reflect::set(&value, &JsValue::from_str("verified"), &JsValue::TRUE);
+                finish(&shared, checked.map(|()| value), false);
+            });
+        }
         Outcome::Success => finish_with(shared, Ok(value), false),
         Outcome::Failure => {
             let error = to_js_error(Error::new(ErrorCode::AuthFailed, "the person came back through the failure URL"));

@@ -272,3 +272,23 @@ test('the proxy goes down while the tab is open: the tab closes and connect() re
   await closed;
   await context.close();
 });
+
+test('verify: the proxy confirms the user id; a forged user id with a valid state is not_verified', async () => {
+  // Verified: a real Allow.
+  let { context, page } = await flowPage(proxy, '?verify=1&resource=OURA');
+  let tab = await clickConnect(page);
+  await tab.click('#allow');
+  const result = await entry(page, 'result');
+  assert.deepEqual({ outcome: result.outcome, verified: result.verified }, { outcome: 'success', verified: 'true' });
+  await context.close();
+
+  // Not verified: the tab comes back with the right state but a user id Terra never issued.
+  ({ context, page } = await flowPage(proxy, '?verify=1&resource=OURA'));
+  tab = await clickConnect(page);
+  const state = (await page.evaluate(() => Object.keys(localStorage)))
+    .find((k) => k.startsWith('terra-connect:pending:'))
+    .slice('terra-connect:pending:'.length);
+  await tab.goto(`${proxy.url}/done.html?tc_outcome=success&tc_state=${state}&user_id=00000000-0000-4000-8000-000000000000&resource=OURA&reference_id=flow-0`);
+  assert.equal((await entry(page, 'error')).code, 'not_verified');
+  await context.close();
+});
