@@ -58,6 +58,12 @@ pub struct Config {
     /// Terra's webhook signing secret (`TERRA_WEBHOOK_SECRET`); enables `POST /webhook`.
     /// In sandbox mode a random one is made when unset.
     pub webhook_secret: Option<Secret>,
+    /// The widget API: `current` (default) or `legacy` (`TERRA_CONNECT_WIDGET_API`).
+    pub widget_legacy: bool,
+    /// The current widget endpoint (`TERRA_WIDGET_URL`).
+    pub widget_url: String,
+    /// Sandbox only: how long a widget session lives (`TERRA_SANDBOX_WIDGET_TTL_SECS`, 900).
+    pub sandbox_widget_ttl: Duration,
     /// Timeout of one call to Terra (`TERRA_CONNECT_UPSTREAM_TIMEOUT_MS`).
     pub upstream_timeout: Duration,
     /// Static files served at `/` (`TERRA_CONNECT_WWW_DIR`), for the demo.
@@ -90,7 +96,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Every setting: its environment variable and its matching command-line flag.
-pub const SETTINGS: [(&str, &str); 16] = [
+pub const SETTINGS: [(&str, &str); 19] = [
     ("TERRA_DEV_ID", "--dev-id"),
     ("TERRA_API_KEY", "--api-key"),
     ("TERRA_API_BASE", "--api-base"),
@@ -101,6 +107,9 @@ pub const SETTINGS: [(&str, &str); 16] = [
     ("TERRA_CONNECT_UPSTREAM_TIMEOUT_MS", "--upstream-timeout-ms"),
     ("TERRA_CONNECT_RATE_LIMIT", "--rate-limit"),
     ("TERRA_WEBHOOK_SECRET", "--webhook-secret"),
+    ("TERRA_CONNECT_WIDGET_API", "--widget-api"),
+    ("TERRA_WIDGET_URL", "--widget-url"),
+    ("TERRA_SANDBOX_WIDGET_TTL_SECS", "--sandbox-widget-ttl-secs"),
     ("TERRA_CONNECT_WWW_DIR", "--www-dir"),
     ("TERRA_CONNECT_PKG_DIR", "--pkg-dir"),
     ("TERRA_CONNECT_WWW_COOP", "--www-coop"),
@@ -189,6 +198,23 @@ impl Config {
             },
         };
         let cors_origins = origins("TERRA_CONNECT_CORS_ORIGINS")?.unwrap_or_default();
+        let widget_legacy = match get("TERRA_CONNECT_WIDGET_API").as_deref() {
+            None | Some("current") => false,
+            Some("legacy") => true,
+            Some(_) => return Err(err("TERRA_CONNECT_WIDGET_API", "must be current or legacy")),
+        };
+        let widget_url = get("TERRA_WIDGET_URL").unwrap_or_else(|| crate::terra::DEFAULT_WIDGET_URL.to_owned());
+        match url::Url::parse(&widget_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => return Err(err("TERRA_WIDGET_URL", "must be an absolute http(s) URL")),
+        }
+        let sandbox_widget_ttl = match get("TERRA_SANDBOX_WIDGET_TTL_SECS") {
+            None => Duration::from_secs(900),
+            Some(v) => match v.parse::<u64>() {
+                Ok(s) if (1..=86_400).contains(&s) => Duration::from_secs(s),
+                _ => return Err(err("TERRA_SANDBOX_WIDGET_TTL_SECS", "must be seconds from 1 to 86400")),
+            },
+        };
         let upstream_timeout = match get("TERRA_CONNECT_UPSTREAM_TIMEOUT_MS") {
             None => DEFAULT_UPSTREAM_TIMEOUT,
             Some(v) => match v.parse::<u64>() {
@@ -212,6 +238,9 @@ impl Config {
             allowed_resources,
             rate_limit,
             webhook_secret: get("TERRA_WEBHOOK_SECRET").map(Secret),
+            widget_legacy,
+            widget_url,
+            sandbox_widget_ttl,
             upstream_timeout,
             www_dir: get("TERRA_CONNECT_WWW_DIR").map(PathBuf::from),
             pkg_dir: get("TERRA_CONNECT_PKG_DIR").map(PathBuf::from),
@@ -306,6 +335,9 @@ mod tests {
             (vec![("TERRA_CONNECT_ALLOWED_RESOURCES", "FIT BIT")], "TERRA_CONNECT_ALLOWED_RESOURCES"),
             (vec![("TERRA_CONNECT_RATE_LIMIT", "0")], "TERRA_CONNECT_RATE_LIMIT"),
             (vec![("TERRA_CONNECT_RATE_LIMIT", "ten")], "TERRA_CONNECT_RATE_LIMIT"),
+            (vec![("TERRA_CONNECT_WIDGET_API", "v3")], "TERRA_CONNECT_WIDGET_API"),
+            (vec![("TERRA_WIDGET_URL", "widget")], "TERRA_WIDGET_URL"),
+            (vec![("TERRA_SANDBOX_WIDGET_TTL_SECS", "0")], "TERRA_SANDBOX_WIDGET_TTL_SECS"),
             (vec![("TERRA_CONNECT_WWW_COOP", "true")], "TERRA_CONNECT_WWW_COOP"),
         ];
         for (pairs, variable) in cases {

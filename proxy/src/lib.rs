@@ -59,6 +59,7 @@ pub use crate::error::ApiError;
 use crate::rate_limit::RateLimiter;
 use crate::resources::Resources;
 use crate::terra::TerraClient;
+pub use crate::terra::WidgetApi;
 use crate::validate::RedirectPolicy;
 
 /// The largest webhook body accepted, in bytes (Terra's data events can be large).
@@ -75,10 +76,11 @@ pub struct ProxyState {
     policy: RedirectPolicy,
     resources: Resources,
     reference_id: Option<ReferenceIdHook>,
+    widget_api: WidgetApi,
 }
 
 /// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`,
-/// `GET /connection?user_id=…` and, with [`ProxyBuilder::webhooks`], `POST /webhook`.
+/// `POST /widget/session`, `GET /connection?user_id=…` and, with [`ProxyBuilder::webhooks`], `POST /webhook`.
 ///
 /// Mount it under any prefix with [`Router::nest`]; the browser's `proxyUrl` is that prefix.
 pub struct ProxyBuilder {
@@ -91,6 +93,7 @@ pub struct ProxyBuilder {
     rate_limit: Option<u32>,
     reference_id: Option<ReferenceIdHook>,
     webhooks: Option<(Vec<u8>, routes::webhook::WebhookCallback)>,
+    widget_api: WidgetApi,
 }
 
 impl std::fmt::Debug for ProxyBuilder {
@@ -122,7 +125,15 @@ impl ProxyBuilder {
             rate_limit: None,
             reference_id: None,
             webhooks: None,
+            widget_api: WidgetApi::Current(terra::DEFAULT_WIDGET_URL.to_owned()),
         }
+    }
+
+    /// Which widget-session API `POST /widget/session` calls (default: Terra's current
+    /// endpoint; [`WidgetApi::Legacy`] for `{base}/auth/generateWidgetSession`).
+    pub fn widget_api(mut self, api: WidgetApi) -> Self {
+        self.widget_api = api;
+        self
     }
 
     /// Accepts Terra's signed webhooks at `POST /webhook`: each is verified with `secret`
@@ -217,10 +228,12 @@ impl ProxyBuilder {
             policy: self.policy,
             resources,
             reference_id: self.reference_id,
+            widget_api: self.widget_api,
         });
         let mut router = Router::new()
             .route("/auth/authenticateUser", post(routes::authenticate::handle))
             .route("/connection", axum::routing::get(routes::connection::handle))
+            .route("/widget/session", post(routes::widget::handle))
             .with_state(state);
         if let Some(per_minute) = self.rate_limit {
             let limiter = Arc::new(RateLimiter::new(per_minute));

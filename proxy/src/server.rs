@@ -9,8 +9,9 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
-use crate::sandbox::{self, SandboxHandle, WebhookTarget};
+use crate::sandbox::{self, SandboxHandle, SandboxOptions, WebhookTarget};
 use crate::webhook::WebhookEvent;
+use crate::WidgetApi;
 use crate::{logging, ProxyBuilder};
 use std::net::SocketAddr;
 
@@ -36,7 +37,9 @@ pub async fn app(config: &Config, listening: SocketAddr) -> std::io::Result<(Rou
                 url: format!("http://{host}:{}{API_PREFIX}/webhook", listening.port()),
                 secret,
             });
-            let sandbox = sandbox::spawn(config.sandbox_coop, target).await?;
+            let options =
+                SandboxOptions { coop: config.sandbox_coop, webhook: target, widget_ttl: config.sandbox_widget_ttl };
+            let sandbox = sandbox::spawn_with(options).await?;
             (sandbox.api_base.clone(), sandbox.credentials.clone(), Some(sandbox))
         }
     };
@@ -53,6 +56,11 @@ pub async fn app(config: &Config, listening: SocketAddr) -> std::io::Result<(Rou
     if let Some(per_minute) = config.rate_limit {
         builder = builder.rate_limit(per_minute);
     }
+    builder = builder.widget_api(match (&sandbox, config.widget_legacy) {
+        (_, true) => WidgetApi::Legacy,
+        (Some(sandbox), false) => WidgetApi::Current(format!("http://{}/widget/api/session", sandbox.addr)),
+        (None, false) => WidgetApi::Current(config.widget_url.clone()),
+    });
     if let Some(secret) = webhook_secret {
         builder = builder.webhooks(secret, log_event);
     }

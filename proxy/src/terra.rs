@@ -9,6 +9,18 @@ use serde_json::{Map, Value};
 use crate::config::Credentials;
 use crate::error::ApiError;
 
+/// Terra's current widget endpoint.
+pub const DEFAULT_WIDGET_URL: &str = "https://access.tryterra.co/widget/api/session";
+
+/// Which widget-session API the proxy calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WidgetApi {
+    /// The current endpoint at this URL (default [`DEFAULT_WIDGET_URL`]).
+    Current(String),
+    /// The deprecated `{base}/auth/generateWidgetSession` (accounts made after Sept 2026 get 410).
+    Legacy,
+}
+
 /// Calls Terra with the proxy's credentials.
 #[derive(Clone)]
 pub struct TerraClient {
@@ -49,6 +61,32 @@ impl TerraClient {
                 Ok(serde_json::json!({ "status": "success", "user_id": user_id, "auth_url": auth_url }))
             }
             _ => Err(upstream_error("Terra answered without a user_id and auth_url")),
+        }
+    }
+
+    /// Creates a widget session (Terra's hosted provider picker) at `endpoint` — the current
+    /// `…/widget/api/session` or the legacy `{base}/auth/generateWidgetSession` — and returns
+    /// `{"status":"success","session_id","url","expires_in"}`. Never retried.
+    pub async fn widget_session(&self, endpoint: &WidgetApi, body: &Map<String, Value>) -> Result<Value, ApiError> {
+        let url = match endpoint {
+            WidgetApi::Current(url) => url.clone(),
+            WidgetApi::Legacy => format!("{}/auth/generateWidgetSession", self.api_base),
+        };
+        let request = self
+            .http
+            .post(url)
+            .header("dev-id", &self.credentials.dev_id)
+            .header("x-api-key", &self.credentials.api_key)
+            .json(body);
+        let (_, json) = self.send(request).await?;
+        match (json.get("url").and_then(Value::as_str), json.get("session_id").and_then(Value::as_str)) {
+            (Some(url), Some(session_id)) if url.starts_with("http") => Ok(serde_json::json!({
+                "status": "success",
+                "session_id": session_id,
+                "url": url,
+                "expires_in": json.get("expires_in").and_then(Value::as_u64),
+            })),
+            _ => Err(upstream_error("Terra answered without a widget session_id and url")),
         }
     }
 

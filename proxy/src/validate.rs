@@ -72,6 +72,29 @@ pub fn redirect_url(field: &str, value: &str, policy: &RedirectPolicy) -> Result
 /// Parses the JSON body and keeps only [`SESSION_FIELDS`], each of which must be a string.
 /// An empty body is an empty object.
 pub fn session_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<Map<String, Value>, ApiError> {
+    body_fields(bytes, policy, &SESSION_FIELDS)
+}
+
+/// The widget body: the session fields plus `providers`, Terra's comma-separated list, whose
+/// names are checked and upper-cased. Returns the kept fields and the provider names.
+pub fn widget_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<(Map<String, Value>, Vec<String>), ApiError> {
+    let mut fields = SESSION_FIELDS.to_vec();
+    fields.push("providers");
+    let mut kept = body_fields(bytes, policy, &fields)?;
+    let listed = kept.get("providers").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let providers = listed.split(',').map(|p| resource(Some(p.trim()))).collect::<Result<Vec<_>, _>>()?;
+    if listed.is_empty() || providers.len() > 64 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            "'providers' must list 1 to 64 providers, comma-separated",
+        ));
+    }
+    kept.insert("providers".to_owned(), Value::String(providers.join(",")));
+    Ok((kept, providers))
+}
+
+fn body_fields(bytes: &[u8], policy: &RedirectPolicy, fields: &[&str]) -> Result<Map<String, Value>, ApiError> {
     if bytes.len() > MAX_BODY {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is over 16 KiB"));
     }
@@ -84,7 +107,7 @@ pub fn session_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<Map<String,
         return Err(ApiError::bad_request("the body must be a JSON object"));
     };
     let mut kept = Map::new();
-    for field in SESSION_FIELDS {
+    for &field in fields {
         match object.remove(field) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) if s.is_empty() => {
@@ -108,6 +131,25 @@ mod tests {
 
     const LOCAL: &RedirectPolicy = &RedirectPolicy { allow_loopback_http: true, allowed_origins: None };
     const PROD: &RedirectPolicy = &RedirectPolicy { allow_loopback_http: false, allowed_origins: None };
+
+    #[test]
+    fn widget_bodies() {
+        let (kept, providers) = widget_body(br#"{"providers":"garmin, OURA","language":"en","x":1}"#, PROD).unwrap();
+        assert_eq!(providers, ["GARMIN", "OURA"]);
+        assert_eq!(Value::Object(kept), serde_json::json!({"providers":"GARMIN,OURA","language":"en"}));
+        for bad in
+            [&br#"{}"#[..], br#"{"providers":""}"#, br#"{"providers":"GARMIN,,OURA"}"#, br#"{"providers":["GARMIN"]}"#]
+        {
+            assert_eq!(
+                widget_body(bad, PROD).unwrap_err().status,
+                StatusCode::BAD_REQUEST,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let redirect = br#"{"providers":"OURA","auth_success_redirect_url":"http://evil.example/"}"#;
+        assert_eq!(widget_body(redirect, PROD).unwrap_err().code, "redirect_not_allowed");
+    }
 
     #[test]
     fn resources() {

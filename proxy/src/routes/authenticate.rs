@@ -43,7 +43,7 @@ async fn forward(state: &ProxyState, request: Request) -> Result<Value, ApiError
 
 /// A cross-site form cannot send `application/json` without a CORS preflight, so requiring it
 /// keeps other sites from creating sessions through a visitor's browser.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -3,3 +3,4 @@
 pub mod authenticate;
 pub mod connection;
 pub mod webhook;
+pub mod widget;

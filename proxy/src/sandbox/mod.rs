@@ -65,6 +65,16 @@ pub struct WebhookTarget {
     pub secret: Vec<u8>,
 }
 
+/// A widget session: the providers to offer and where to send the person afterwards.
+#[derive(Debug, Clone)]
+struct Widget {
+    providers: Vec<String>,
+    reference_id: Option<String>,
+    success_url: Option<String>,
+    failure_url: Option<String>,
+    expires: std::time::Instant,
+}
+
 /// The sandbox's state.
 pub struct Sandbox {
     credentials: Credentials,
@@ -72,6 +82,9 @@ pub struct Sandbox {
     webhook: Option<WebhookTarget>,
     public_url: String,
     sessions: Mutex<HashMap<String, Pending>>,
+    /// Widget sessions: id -> the picker's state.
+    widgets: Mutex<HashMap<String, Widget>>,
+    widget_ttl: std::time::Duration,
     /// Users who allowed: user id -> (provider, reference id), for `userInfo`.
     users: Mutex<HashMap<String, (String, Option<String>)>>,
 }
@@ -91,6 +104,29 @@ pub struct SandboxHandle {
 /// `coop` serves the consent page with `Cross-Origin-Opener-Policy: same-origin`; `webhook`
 /// receives a signed `auth` / `auth_cancelled` event on every Allow / Deny.
 pub async fn spawn(coop: bool, webhook: Option<WebhookTarget>) -> std::io::Result<SandboxHandle> {
+    spawn_with(SandboxOptions { coop, webhook, ..SandboxOptions::default() }).await
+}
+
+/// How a sandbox behaves.
+#[derive(Clone)]
+pub struct SandboxOptions {
+    /// Serve the consent page with `Cross-Origin-Opener-Policy: same-origin`.
+    pub coop: bool,
+    /// Where to send signed `auth` events.
+    pub webhook: Option<WebhookTarget>,
+    /// How long a widget session lives (Terra: 900 s).
+    pub widget_ttl: std::time::Duration,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions { coop: false, webhook: None, widget_ttl: std::time::Duration::from_secs(900) }
+    }
+}
+
+/// Starts a sandbox with `options` on a free loopback port with fresh random credentials.
+pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandle> {
+    let SandboxOptions { coop, webhook, widget_ttl } = options;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let credentials = Credentials {
@@ -103,6 +139,8 @@ pub async fn spawn(coop: bool, webhook: Option<WebhookTarget>) -> std::io::Resul
         webhook,
         public_url: format!("http://{addr}"),
         sessions: Mutex::new(HashMap::new()),
+        widgets: Mutex::new(HashMap::new()),
+        widget_ttl,
         users: Mutex::new(HashMap::new()),
     });
     tokio::spawn(async move {
@@ -120,6 +158,9 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/api/v2/integrations", get(integrations))
         .route("/api/v2/userInfo", get(user_info))
         .route("/consent/{session}", get(consent_page).post(decide))
+        .route("/widget/api/session", post(widget_session))
+        .route("/api/v2/auth/generateWidgetSession", post(widget_session))
+        .route("/widget/{id}", get(widget_page).post(pick))
         .with_state(sandbox)
 }
 
@@ -216,6 +257,84 @@ async fn authenticate_user(
 struct ConsentQuery {
     /// Per-page override of the COOP switch: `?coop=1` or `?coop=0`.
     coop: Option<u8>,
+}
+
+/// Terra's widget-session API (current and legacy paths): `{providers: "A,B", ...}`.
+async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !has_credentials(&sandbox, &headers) {
+        return terra_error(StatusCode::FORBIDDEN, "unauthorized: bad or missing dev-id / x-api-key");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return terra_error(StatusCode::BAD_REQUEST, "body must be a JSON object");
+    };
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let providers: Vec<String> = text("providers")
+        .unwrap_or_default()
+        .split(',')
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if providers.is_empty() {
+        return terra_error(StatusCode::BAD_REQUEST, "providers is required");
+    }
+    if let Some(unknown) = providers.iter().find(|p| !PROVIDERS.contains(&p.as_str())) {
+        return terra_error(StatusCode::BAD_REQUEST, &format!("Invalid provider: {unknown}"));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let widget = Widget {
+        providers,
+        reference_id: text("reference_id"),
+        success_url: text("auth_success_redirect_url"),
+        failure_url: text("auth_failure_redirect_url"),
+        expires: std::time::Instant::now() + sandbox.widget_ttl,
+    };
+    sandbox.widgets.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), widget);
+    Json(json!({
+        "status": "success",
+        "session_id": id,
+        "url": format!("{}/widget/{id}", sandbox.public_url),
+        "expires_in": sandbox.widget_ttl.as_secs(),
+    }))
+    .into_response()
+}
+
+fn live_widget(sandbox: &Sandbox, id: &str) -> Option<Widget> {
+    let widget = sandbox.widgets.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()?;
+    (std::time::Instant::now() < widget.expires).then_some(widget)
+}
+
+async fn widget_page(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
+    match live_widget(&sandbox, &id) {
+        Some(widget) => pages::widget(&id, &widget.providers).into_response(),
+        None => (StatusCode::GONE, pages::message("This widget session has expired. Start again from the app."))
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Pick {
+    provider: String,
+}
+
+/// The person picked a provider: continue at that provider's consent page.
+async fn pick(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(pick): Form<Pick>) -> Response {
+    let Some(widget) = live_widget(&sandbox, &id) else {
+        return (StatusCode::GONE, pages::message("This widget session has expired. Start again from the app."))
+            .into_response();
+    };
+    if !widget.providers.contains(&pick.provider) {
+        return (StatusCode::BAD_REQUEST, pages::message("That provider was not offered")).into_response();
+    }
+    let session = uuid::Uuid::new_v4().to_string();
+    let pending = Pending {
+        user_id: uuid::Uuid::new_v4().to_string(),
+        resource: pick.provider,
+        reference_id: widget.reference_id,
+        success_url: widget.success_url,
+        failure_url: widget.failure_url,
+    };
+    sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone(), pending);
+    Redirect::to(&format!("/consent/{session}")).into_response()
 }
 
 async fn consent_page(

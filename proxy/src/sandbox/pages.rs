@@ -20,6 +20,23 @@ pub fn consent(session: &str, resource: &str) -> Html<String> {
     ))
 }
 
+/// Terra's hosted widget: the requested providers to pick from.
+pub fn widget(id: &str, providers: &[String]) -> Html<String> {
+    let id = escape(id);
+    let buttons: String = providers
+        .iter()
+        .map(|p| {
+            let p = escape(p);
+            format!("<button name=provider value=\"{p}\" data-provider=\"{p}\">{p}</button>")
+        })
+        .collect();
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>Choose your wearable (sandbox)</title>{STYLE}\
+<h1>Choose your wearable (sandbox)</h1><p>The Terra sandbox standing in for Terra's widget.</p>\
+<form method=post action=\"/widget/{id}\">{buttons}</form>"
+    ))
+}
+
 /// A page with one message.
 pub fn message(text: &str) -> Html<String> {
     Html(format!(
