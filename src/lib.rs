@@ -36,7 +36,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::Result;
-use crate::options::SessionOptions;
+use crate::options::{SessionOptions, Target};
 use crate::web::js::{
     read_complete_options, read_flow_options, read_options, redirect_to_js, session_to_js, to_js_error,
 };
@@ -74,8 +74,13 @@ export interface SessionOptions {
   language?: string;
 }
 
-/** Options of {@link connect}: the session's, with both redirect URLs on the page's origin. */
-export interface ConnectOptions extends SessionOptions {
+/** Options of {@link connect}: the session's, with both redirect URLs on the page's origin,
+ *  and either one `resource` or the `providers` Terra's widget offers. */
+export type ConnectOptions = ConnectCommon &
+  ({ resource: string; providers?: undefined } | { providers: string[]; resource?: undefined });
+
+/** The options {@link connect} takes whatever it connects. */
+export interface ConnectCommon extends Omit<SessionOptions, "resource"> {
   /** Required: a page of this origin that calls completeRedirect(). */
   successUrl: string;
   /** Required: a page of this origin that calls completeRedirect(). */
@@ -162,7 +167,10 @@ fn reject(error: error::Error) -> js_sys::Promise {
 #[wasm_bindgen(js_name = createSession, unchecked_return_type = "Promise<Session>")]
 pub fn create_session(options: &JsSessionOptions) -> js_sys::Promise {
     let options = match validated(options) {
-        Ok(options) => options,
+        Ok(options) if matches!(options.target, Target::Provider(_)) => options,
+        Ok(_) => {
+            return reject(error::Error::invalid("providers", "is for connect(): createSession takes one resource"))
+        }
         Err(e) => return reject(e),
     };
     future_to_promise(async move {

@@ -10,6 +10,8 @@ pub struct RawOptions {
     pub proxy_url: Option<String>,
     /// `resource`: the provider, e.g. `FITBIT`.
     pub resource: Option<String>,
+    /// `providers`: the providers Terra's widget offers (instead of `resource`).
+    pub providers: Option<Vec<String>>,
     /// `referenceId`: the app's own id for its user.
     pub reference_id: Option<String>,
     /// `successUrl`: where Terra sends the person after a successful login.
@@ -20,13 +22,32 @@ pub struct RawOptions {
     pub language: Option<String>,
 }
 
+/// What a session connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One provider in Terra's upper-case spelling (`authenticateUser`).
+    Provider(String),
+    /// Terra's widget, offering these providers (`widget/session`).
+    Widget(Vec<String>),
+}
+
+impl Target {
+    /// The provider, or the offered providers joined by commas (Terra's wire form).
+    pub fn joined(&self) -> String {
+        match self {
+            Target::Provider(p) => p.clone(),
+            Target::Widget(list) => list.join(","),
+        }
+    }
+}
+
 /// Validated options: every field is known to be well-formed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionOptions {
     /// The proxy's base URL without a trailing slash (absolute http(s), or a path from `/`).
     pub proxy_url: String,
-    /// The provider in Terra's upper-case spelling.
-    pub resource: String,
+    /// What to connect: one provider, or Terra's widget offering several.
+    pub target: Target,
     /// The app's id for its user, when given.
     pub reference_id: Option<String>,
     /// The success redirect URL, when given.
@@ -133,7 +154,7 @@ impl RawOptions {
     pub fn validate(self) -> Result<SessionOptions> {
         Ok(SessionOptions {
             proxy_url: proxy_url(self.proxy_url)?,
-            resource: resource(self.resource)?,
+            target: target(self.resource, self.providers)?,
             reference_id: non_empty("referenceId", self.reference_id, MAX_REFERENCE_ID)?,
             success_url: redirect_url("successUrl", self.success_url)?,
             failure_url: redirect_url("failureUrl", self.failure_url)?,
@@ -156,6 +177,24 @@ fn proxy_url(value: Option<String>) -> Result<String> {
         ));
     }
     Ok(trimmed.to_owned())
+}
+
+fn target(resource_option: Option<String>, providers: Option<Vec<String>>) -> Result<Target> {
+    match (resource_option, providers) {
+        (Some(_), Some(_)) => {
+            Err(Error::invalid("resource", "and providers exclude each other: one provider, or a widget"))
+        }
+        (resource_option, None) => resource(resource_option).map(Target::Provider),
+        (None, Some(list)) => {
+            if list.is_empty() || list.len() > 64 {
+                return Err(Error::invalid("providers", "must list 1 to 64 provider names"));
+            }
+            let checked: Result<Vec<String>> = list.into_iter().map(|p| resource(Some(p))).collect();
+            checked.map(Target::Widget).map_err(|_| {
+                Error::invalid("providers", "must hold Terra provider names such as \"GARMIN\" (letters, digits, '_')")
+            })
+        }
+    }
 }
 
 /// Checks a provider name and returns it upper-cased (`fitbit` becomes `FITBIT`).
@@ -240,7 +279,7 @@ mod tests {
     fn accepts_minimal_options_and_normalises() {
         let o = base().validate().unwrap();
         assert_eq!(o.proxy_url, "https://api.app.example/api/terra");
-        assert_eq!(o.resource, "FITBIT");
+        assert_eq!(o.target, Target::Provider("FITBIT".into()));
         assert_eq!(o.reference_id, None);
     }
 
@@ -249,6 +288,7 @@ mod tests {
         let o = RawOptions {
             proxy_url: Some("/api/terra".into()),
             resource: Some("GOOGLE_HEALTH".into()),
+            providers: None,
             reference_id: Some("user-42 é".into()),
             success_url: Some("https://app.example/done?auth=success".into()),
             failure_url: Some("http://127.0.0.1:8787/failed.html".into()),
@@ -265,6 +305,19 @@ mod tests {
     fn requires_proxy_url_and_resource() {
         assert!(err(RawOptions { proxy_url: None, ..base() }).starts_with("proxyUrl"));
         assert!(err(RawOptions { resource: None, ..base() }).starts_with("resource"));
+    }
+
+    #[test]
+    fn widget_targets() {
+        let o = RawOptions { resource: None, providers: Some(vec!["garmin".into(), "OURA".into()]), ..base() }
+            .validate()
+            .unwrap();
+        assert_eq!(o.target, Target::Widget(vec!["GARMIN".into(), "OURA".into()]));
+        assert_eq!(o.target.joined(), "GARMIN,OURA");
+        assert!(err(RawOptions { providers: Some(vec!["OURA".into()]), ..base() }).starts_with("resource"));
+        assert!(err(RawOptions { resource: None, providers: Some(vec![]), ..base() }).starts_with("providers"));
+        assert!(err(RawOptions { resource: None, providers: Some(vec!["O URA".into()]), ..base() })
+            .starts_with("providers"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `dev-id` and `x-api-key` works with it, not only terra-connect-proxy.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::options::SessionOptions;
+use crate::options::{SessionOptions, Target};
 use crate::redirect::{self, Outcome};
 use crate::url;
 
@@ -32,14 +32,22 @@ pub struct ResponseFields {
     pub title: Option<String>,
     /// `detail` of an `application/problem+json` error.
     pub detail: Option<String>,
+    /// `url` of a widget session.
+    pub url: Option<String>,
 }
 
-/// The request path relative to the proxy: `{proxy}/auth/authenticateUser?resource=RESOURCE`.
+/// The request URL: `{proxy}/auth/authenticateUser?resource=RESOURCE` for one provider,
+/// `{proxy}/widget/session` for Terra's widget.
 pub fn endpoint(options: &SessionOptions) -> String {
     let mut out = String::with_capacity(options.proxy_url.len() + 64);
     out.push_str(&options.proxy_url);
-    out.push_str("/auth/authenticateUser?resource=");
-    out.push_str(&url::encode(&options.resource));
+    match &options.target {
+        Target::Provider(resource) => {
+            out.push_str("/auth/authenticateUser?resource=");
+            out.push_str(&url::encode(resource));
+        }
+        Target::Widget(_) => out.push_str("/widget/session"),
+    }
     out
 }
 
@@ -79,7 +87,12 @@ pub fn request_body(options: &SessionOptions, state: Option<&str>) -> String {
     };
     let success = options.success_url.as_deref().map(|u| marked(u, Outcome::Success));
     let failure = options.failure_url.as_deref().map(|u| marked(u, Outcome::Failure));
+    let providers = match &options.target {
+        Target::Widget(_) => Some(options.target.joined()),
+        Target::Provider(_) => None,
+    };
     let fields = [
+        ("providers", providers.as_deref()),
         ("reference_id", options.reference_id.as_deref()),
         ("auth_success_redirect_url", success.as_deref()),
         ("auth_failure_redirect_url", failure.as_deref()),
@@ -120,6 +133,23 @@ pub fn push_json_string(out: &mut String, value: &str) {
         }
     }
     out.push('"');
+}
+
+/// The login page to open for `target`, from the proxy's answer: `auth_url` for one
+/// provider, the widget's `url` for the widget.
+pub fn interpret_login(target: &Target, http_status: u16, fields: Option<ResponseFields>) -> Result<String> {
+    match target {
+        Target::Provider(_) => interpret(http_status, fields).map(|s| s.auth_url),
+        Target::Widget(_) => {
+            let fields = fields.map(|mut f| {
+                // The widget answers {session_id, url}: read it as a session whose page is `url`.
+                f.auth_url = f.url.take();
+                f.user_id = Some(String::from("widget"));
+                f
+            });
+            interpret(http_status, fields).map(|s| s.auth_url)
+        }
+    }
 }
 
 /// Turns the proxy's answer into a [`Session`] or an error.
@@ -166,12 +196,25 @@ mod tests {
     use crate::options::RawOptions;
 
     fn options(extra: RawOptions) -> SessionOptions {
-        RawOptions { proxy_url: Some("/api/terra".into()), resource: Some("oura".into()), ..extra }.validate().unwrap()
+        RawOptions {
+            proxy_url: Some("/api/terra".into()),
+            resource: extra.providers.is_none().then(|| "oura".into()),
+            ..extra
+        }
+        .validate()
+        .unwrap()
     }
 
     #[test]
     fn builds_terras_endpoint() {
         assert_eq!(endpoint(&options(RawOptions::default())), "/api/terra/auth/authenticateUser?resource=OURA");
+        let widget = options(RawOptions {
+            resource: None,
+            providers: Some(vec!["GARMIN".into(), "oura".into()]),
+            ..Default::default()
+        });
+        assert_eq!(endpoint(&widget), "/api/terra/widget/session");
+        assert_eq!(request_body(&widget, None), r#"{"providers":"GARMIN,OURA"}"#);
     }
 
     #[test]
@@ -216,6 +259,21 @@ mod tests {
         assert_eq!(interpret_connection(404, "u", None).unwrap_err().code, ErrorCode::NotVerified);
         let e = interpret_connection(502, "u", None).unwrap_err();
         assert_eq!((e.code, e.status), (ErrorCode::ProxyError, Some(502)));
+    }
+
+    #[test]
+    fn reads_the_login_page_for_each_target() {
+        let widget = Target::Widget(vec!["GARMIN".into()]);
+        let answer = ResponseFields { url: Some("https://widget.tryterra.co/session/1".into()), ..Default::default() };
+        assert_eq!(interpret_login(&widget, 200, Some(answer)).unwrap(), "https://widget.tryterra.co/session/1");
+        assert_eq!(
+            interpret_login(&widget, 200, Some(ResponseFields::default())).unwrap_err().code,
+            ErrorCode::InvalidResponse
+        );
+        let one = Target::Provider("OURA".into());
+        let session =
+            ResponseFields { user_id: Some("u".into()), auth_url: Some("https://p/".into()), ..Default::default() };
+        assert_eq!(interpret_login(&one, 200, Some(session)).unwrap(), "https://p/");
     }
 
     #[test]

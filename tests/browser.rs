@@ -262,13 +262,14 @@ async fn an_already_aborted_signal_rejects_at_once() {
 
 #[wasm_bindgen_test]
 async fn connect_checks_its_own_options() {
-    let cases: [(&[(&str, JsValue)], &str); 7] = [
+    let cases: [(&[(&str, JsValue)], &str); 8] = [
         (&[("timeoutMs", JsValue::from(0))], "timeoutMs"),
         (&[("timeoutMs", s("100"))], "timeoutMs"),
         (&[("mode", s("tab"))], "mode"),
         (&[("signal", s("stop"))], "signal"),
         (&[("onTabClosed", JsValue::from(1))], "onTabClosed"),
         (&[("verify", s("yes"))], "verify"),
+        (&[("providers", js_sys::Array::of1(&s("GARMIN")).into())], "resource"),
         (&[("successUrl", s("http://127.0.0.1:1/elsewhere"))], "successUrl"),
     ];
     for (extra, option) in cases {

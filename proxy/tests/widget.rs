@@ -9,8 +9,7 @@ use common::{client, ProxyProcess};
 use serde_json::{json, Value};
 
 async fn create(proxy: &ProxyProcess, body: Value) -> (u16, Value) {
-    let response =
-        client().post(format!("{}/api/terra/widget/session", proxy.url)).json(&body).send().await.unwrap();
+    let response = client().post(format!("{}/api/terra/widget/session", proxy.url)).json(&body).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
@@ -29,7 +28,8 @@ async fn pick_and_allow(url: &str, provider: &str) -> String {
     assert!(page.contains("data-provider=\"GARMIN\"") && page.contains("data-provider=\"OURA\""), "{page}");
     let picked = client().post(url).form(&[("provider", provider)]).send().await.unwrap();
     assert_eq!(picked.status(), 303);
-    let consent = format!("{}{}", url.split("/widget/").next().unwrap(), picked.headers()["location"].to_str().unwrap());
+    let consent =
+        format!("{}{}", url.split("/widget/").next().unwrap(), picked.headers()["location"].to_str().unwrap());
     let page = client().get(&consent).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(&format!("Connect {provider} (sandbox)")));
     let decided = client().post(&consent).form(&[("decision", "allow")]).send().await.unwrap();
@@ -76,7 +76,11 @@ async fn widget_requests_get_the_same_checks() {
         (json!({"providers": "GARMIN,,OURA"}), 400, "invalid_resource"),
         (json!({"providers": ["GARMIN"]}), 400, "invalid_request"),
         (json!({"providers": "GARMIN,NOSUCHWATCH"}), 403, "resource_not_allowed"),
-        (json!({"providers": "GARMIN", "auth_success_redirect_url": "http://evil.example/"}), 403, "redirect_not_allowed"),
+        (
+            json!({"providers": "GARMIN", "auth_success_redirect_url": "http://evil.example/"}),
+            403,
+            "redirect_not_allowed",
+        ),
     ];
     for (body, status, code) in cases.drain(..) {
         let (got, answer) = create(&proxy, body.clone()).await;

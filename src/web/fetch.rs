@@ -41,6 +41,14 @@ pub async fn create_session(options: &SessionOptions, state: Option<&str>) -> Re
     wire::interpret(status, super::js::read_response(&text))
 }
 
+/// Asks the proxy for `connect()`'s login page (a session, or a widget session) with `state`
+/// on the redirect URLs; returns the page to open.
+pub async fn login_page(options: &SessionOptions, state: &str) -> Result<String> {
+    let (status, text) =
+        send("POST", &wire::endpoint(options), Some(&wire::request_body(options, Some(state)))).await?;
+    wire::interpret_login(&options.target, status, super::js::read_response(&text))
+}
+
 /// Asks the proxy to confirm that `user_id` is connected for this user.
 pub async fn verify_connection(proxy_url: &str, user_id: &str, reference_id: Option<&str>) -> Result<()> {
     let (status, text) = send("GET", &wire::connection_endpoint(proxy_url, user_id, reference_id), None).await?;

@@ -118,7 +118,7 @@ pub fn start(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Pro
     let now = now_ms();
     sweep_expired(now);
     let pending = Pending {
-        resource: session.resource.clone(),
+        resource: session.target.joined(),
         reference_id: session.reference_id.clone(),
         started_ms: now,
         expires_ms: now + u64::from(options.timeout_ms),
@@ -198,12 +198,12 @@ fn install_watchers(shared: &Shared, window: &web_sys::Window, timeout_ms: u32) 
 }
 
 async fn create_and_navigate(shared: Shared, session: SessionOptions, state: String) {
-    let result = fetch::create_session(&session, Some(&state)).await;
+    let result = fetch::login_page(&session, &state).await;
     if shared.borrow().settled {
         return;
     }
-    let session = match result {
-        Ok(session) => session,
+    let login_page = match result {
+        Ok(page) => page,
         Err(e) => return finish(&shared, Err(e), true),
     };
     let mut flow = shared.borrow_mut();
@@ -213,13 +213,13 @@ async fn create_and_navigate(shared: Shared, session: SessionOptions, state: Str
             finish(&shared, Err(closed_on_our_page()), false);
         }
         Some(tab) => {
-            tab.navigate(&session.auth_url);
+            tab.navigate(&login_page);
             flow.left_for_terra = true;
         }
         None => {
             drop(flow);
             if let Some(window) = web_sys::window() {
-                let _ = window.location().assign(&session.auth_url);
+                let _ = window.location().assign(&login_page);
             }
         }
     }

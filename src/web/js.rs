@@ -33,6 +33,10 @@ pub fn read_options(value: &JsValue) -> Result<RawOptions> {
     Ok(RawOptions {
         proxy_url: string_option(value, "proxyUrl")?,
         resource: string_option(value, "resource")?,
+        providers: typed_option(value, "providers", "must be an array of provider names", |v| {
+            let array = v.dyn_ref::<js_sys::Array>()?;
+            array.iter().map(|p| p.as_string()).collect()
+        })?,
         reference_id: string_option(value, "referenceId")?,
         success_url: string_option(value, "successUrl")?,
         failure_url: string_option(value, "failureUrl")?,
@@ -100,6 +104,7 @@ pub fn read_response(text: &str) -> Option<ResponseFields> {
         code: get("code"),
         title: get("title"),
         detail: get("detail"),
+        url: get("url"),
     })
 }
 

@@ -22,7 +22,7 @@ function start() {
   controllers.push(controller);
   const options = {
     proxyUrl: q.get('proxy') ?? '/api/terra',
-    resource: q.get('resource') ?? 'FITBIT',
+    ...(q.has('providers') ? { providers: q.get('providers').split(',') } : { resource: q.get('resource') ?? 'FITBIT' }),
     referenceId: `flow-${flow}`,
     successUrl: new URL('/done.html', location.href).href,
     failureUrl: new URL('/failed.html', location.href).href,

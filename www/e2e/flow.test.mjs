@@ -27,12 +27,12 @@ async function flowPage(server, query = '', b = browser, { waitReady = true } = 
   return { context, page };
 }
 
-/** Clicks Connect and returns the new tab once it shows the sandbox consent page. */
-async function clickConnect(page) {
+/** Clicks Connect and returns the new tab once it shows `page` of the sandbox (its consent page). */
+async function clickConnect(page, landing = /\/consent\//) {
   const popup = page.waitForEvent('popup');
   await page.click('#connect');
   const tab = await popup;
-  await tab.waitForURL(/\/consent\//);
+  await tab.waitForURL(landing);
   return tab;
 }
 
@@ -290,5 +290,20 @@ test('verify: the proxy confirms the user id; a forged user id with a valid stat
     .slice('terra-connect:pending:'.length);
   await tab.goto(`${proxy.url}/done.html?tc_outcome=success&tc_state=${state}&user_id=00000000-0000-4000-8000-000000000000&resource=OURA&reference_id=flow-0`);
   assert.equal((await entry(page, 'error')).code, 'not_verified');
+  await context.close();
+});
+
+test('widget: connect({ providers }) opens Terra\'s picker; the result names the provider picked', async () => {
+  const { context, page } = await flowPage(proxy, '?providers=GARMIN,OURA,POLAR');
+  const issued = userIdsVisiting(context, '/done.html');
+  const tab = await clickConnect(page, /\/widget\//);
+  assert.equal(await tab.title(), 'Choose your wearable (sandbox)');
+  assert.deepEqual(await tab.$$eval('button[data-provider]', (b) => b.map((x) => x.dataset.provider)), ['GARMIN', 'OURA', 'POLAR']);
+  await tab.click('button[data-provider="POLAR"]');
+  await tab.waitForURL(/\/consent\//);
+  await tab.click('#allow');
+  const result = await entry(page, 'result');
+  assert.deepEqual({ outcome: result.outcome, resource: result.resource }, { outcome: 'success', resource: 'POLAR' });
+  assert.deepEqual(issued, [result.userId]);
   await context.close();
 });
