@@ -99,10 +99,12 @@ export interface ConnectCommon extends Omit<SessionOptions, "resource"> {
   /** Called once when the tab reads closed after it left for Terra (it may still be open,
    *  behind Cross-Origin-Opener-Policy); the flow keeps waiting. Offer "Cancel" / "Try again". */
   onTabClosed?: () => void;
-  /** Confirm the user id with the proxy (GET {proxyUrl}/connection) before resolving; the
-   *  result then carries verified: true, and an unconfirmed one rejects with "not_verified".
-   *  The proxy matches it to referenceId, or to its own reference-id hook. Popup mode. */
-  verify?: boolean;
+  /** Confirm the user id before resolving. true: the proxy asks Terra (GET {proxyUrl}/connection);
+   *  "webhook": wait until the proxy has received Terra's signed auth event for it
+   *  (GET {proxyUrl}/connection/webhook, long poll, until timeoutMs). The result then carries
+   *  verified: true; an id the proxy does not confirm rejects with "not_verified". The proxy
+   *  matches it to referenceId, or to its own reference-id hook. Popup mode. */
+  verify?: boolean | "webhook";
 }
 
 /** Options of {@link completeRedirect}. */

@@ -78,8 +78,8 @@ pub struct RawFlowOptions {
     pub timeout_ms: Option<f64>,
     /// `rejectOnTabClose`: reject with `popup_closed` as soon as the tab reads closed.
     pub reject_on_tab_close: Option<bool>,
-    /// `verify`: confirm the returned user id with the proxy before resolving.
-    pub verify: Option<bool>,
+    /// `verify`: `"proxy"` (from `true`) or `"webhook"`.
+    pub verify: Option<String>,
 }
 
 /// Validated flow options.
@@ -94,7 +94,17 @@ pub struct FlowOptions {
     /// Reject with `popup_closed` when the tab reads closed even after it left for Terra.
     pub reject_on_tab_close: bool,
     /// Confirm the returned user id with the proxy (`GET {proxyUrl}/connection`).
-    pub verify: bool,
+    pub verify: Option<Verify>,
+}
+
+/// How `connect()` confirms the user id the redirect carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verify {
+    /// `verify: true`: the proxy asks Terra (`GET {proxyUrl}/connection`).
+    Proxy,
+    /// `verify: "webhook"`: wait until the proxy received Terra's signed `auth` event
+    /// (`GET {proxyUrl}/connection/webhook`).
+    Webhook,
 }
 
 /// The default `timeoutMs`: 10 minutes.
@@ -125,7 +135,12 @@ impl RawFlowOptions {
             fallback_redirect,
             timeout_ms,
             reject_on_tab_close: self.reject_on_tab_close.unwrap_or(false),
-            verify: self.verify.unwrap_or(false),
+            verify: match self.verify.as_deref() {
+                None => None,
+                Some("proxy") => Some(Verify::Proxy),
+                Some("webhook") => Some(Verify::Webhook),
+                Some(_) => return Err(Error::invalid("verify", "must be true, false or \"webhook\"")),
+            },
         })
     }
 }
@@ -369,7 +384,7 @@ mod tests {
                 fallback_redirect: false,
                 timeout_ms: 600_000,
                 reject_on_tab_close: false,
-                verify: false,
+                verify: None,
             }
         );
         let r = RawFlowOptions {
@@ -377,13 +392,13 @@ mod tests {
             fallback: Some("redirect".into()),
             timeout_ms: Some(1500.0),
             reject_on_tab_close: Some(true),
-            verify: Some(true),
+            verify: Some("webhook".into()),
         }
         .validate()
         .unwrap();
         assert_eq!(
             (r.mode, r.fallback_redirect, r.timeout_ms, r.reject_on_tab_close, r.verify),
-            (Mode::Redirect, true, 1500, true, true)
+            (Mode::Redirect, true, 1500, true, Some(Verify::Webhook))
         );
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_400_001.0] {
             let e = RawFlowOptions { timeout_ms: Some(bad), ..Default::default() }.validate().unwrap_err();

@@ -51,11 +51,13 @@ pub fn endpoint(options: &SessionOptions) -> String {
     out
 }
 
-/// The verification request: `{proxy}/connection?user_id=…[&reference_id=…]`.
-pub fn connection_endpoint(proxy_url: &str, user_id: &str, reference_id: Option<&str>) -> String {
+/// The verification request: `{proxy}{path}?user_id=…[&reference_id=…]`, where `path` is
+/// `/connection` (ask Terra) or `/connection/webhook?wait_ms=…&` style long polls.
+pub fn connection_endpoint(proxy_url: &str, path: &str, user_id: &str, reference_id: Option<&str>) -> String {
     let mut out = String::with_capacity(proxy_url.len() + 96);
     out.push_str(proxy_url);
-    out.push_str("/connection?user_id=");
+    out.push_str(path);
+    out.push_str(if path.contains('?') { "&user_id=" } else { "?user_id=" });
     out.push_str(&url::encode(user_id));
     if let Some(reference_id) = reference_id {
         out.push_str("&reference_id=");
@@ -249,10 +251,14 @@ mod tests {
     #[test]
     fn verification_requests_and_answers() {
         assert_eq!(
-            connection_endpoint("/api/terra", "u 1", Some("a&b")),
+            connection_endpoint("/api/terra", "/connection", "u 1", Some("a&b")),
             "/api/terra/connection?user_id=u%201&reference_id=a%26b"
         );
-        assert_eq!(connection_endpoint("/p", "u", None), "/p/connection?user_id=u");
+        assert_eq!(connection_endpoint("/p", "/connection", "u", None), "/p/connection?user_id=u");
+        assert_eq!(
+            connection_endpoint("/p", "/connection/webhook?wait_ms=20000", "u", None),
+            "/p/connection/webhook?wait_ms=20000&user_id=u"
+        );
         let named = |id: &str| Some(ResponseFields { user_id: Some(id.into()), ..Default::default() });
         assert_eq!(interpret_connection(200, "u", named("u")), Ok(()));
         assert_eq!(interpret_connection(200, "u", named("v")).unwrap_err().code, ErrorCode::InvalidResponse);

@@ -25,9 +25,11 @@ form.addEventListener('submit', (event) => {
     successUrl: new URL('/done.html', location.href).href,
     failureUrl: new URL('/failed.html', location.href).href,
     signal: controller.signal,
+    // Resolve only once the proxy has received Terra's signed auth event for this user.
+    verify: document.getElementById('webhook').checked ? 'webhook' : false,
     onTabClosed: () => show('The login tab looks closed. Still waiting: finish there, or cancel.', 'waiting'),
   }).then(
-    (r) => show(`Connected ${r.resource}: user ${r.userId}.`, 'connected', r.userId),
+    (r) => show(`Connected ${r.resource}: user ${r.userId}${r.verified ? ' (confirmed by Terra\'s signed webhook)' : ''}.`, 'connected', r.userId),
     (error) => show(`Not connected (${error.code}): ${error.message}`, 'error'),
   ).finally(() => { cancel.hidden = true; });
   cancel.hidden = false;

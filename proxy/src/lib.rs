@@ -27,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth_events;
 pub mod config;
 pub mod error;
 pub mod logging;
@@ -77,6 +78,8 @@ pub struct ProxyState {
     resources: Resources,
     reference_id: Option<ReferenceIdHook>,
     widget_api: WidgetApi,
+    /// `None` when webhooks are not configured.
+    auth_events: Option<Arc<auth_events::AuthEvents>>,
 }
 
 /// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`,
@@ -223,16 +226,19 @@ impl ProxyBuilder {
             Some(list) => Resources::Fixed(list.into_iter().collect()),
             None => Resources::live(&self.api_base, self.upstream_timeout),
         };
+        let auth_events = self.webhooks.as_ref().map(|_| Arc::new(auth_events::AuthEvents::default()));
         let state = Arc::new(ProxyState {
             terra: TerraClient::new(&self.api_base, self.credentials, self.upstream_timeout),
             policy: self.policy,
             resources,
             reference_id: self.reference_id,
             widget_api: self.widget_api,
+            auth_events: auth_events.clone(),
         });
         let mut router = Router::new()
             .route("/auth/authenticateUser", post(routes::authenticate::handle))
             .route("/connection", axum::routing::get(routes::connection::handle))
+            .route("/connection/webhook", axum::routing::get(routes::connection::from_webhook))
             .route("/widget/session", post(routes::widget::handle))
             .with_state(state);
         if let Some(per_minute) = self.rate_limit {
@@ -254,7 +260,12 @@ impl ProxyBuilder {
         }
         // Terra's webhooks: no browser CORS and no per-address rate limit (Terra sends them).
         if let Some((secret, callback)) = self.webhooks {
-            let webhooks = Arc::new(routes::webhook::WebhookState { secret, seen: Default::default(), callback });
+            let webhooks = Arc::new(routes::webhook::WebhookState {
+                secret,
+                seen: Default::default(),
+                callback,
+                auth_events: auth_events.clone().unwrap_or_default(),
+            });
             router = router.merge(
                 Router::new()
                     .route("/webhook", post(routes::webhook::handle))

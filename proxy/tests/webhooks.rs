@@ -135,3 +135,51 @@ async fn the_sandbox_sends_signed_webhooks_on_allow_and_deny() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_browser_can_wait_for_the_signed_auth_event_of_its_own_user() {
+    let proxy = ProxyProcess::start(&[]);
+    let api = format!("{}/api/terra", proxy.url);
+    let session: Value = client()
+        .post(format!("{api}/auth/authenticateUser?resource=OURA"))
+        .json(&json!({ "reference_id": "waiter" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = session["user_id"].as_str().unwrap().to_owned();
+    let wait = |reference: &'static str, wait_ms: u32| {
+        client()
+            .get(format!("{api}/connection/webhook?user_id={user_id}&reference_id={reference}&wait_ms={wait_ms}"))
+            .send()
+    };
+    // Nothing arrived yet: a short wait ends in 404.
+    assert_eq!(wait("waiter", 200).await.unwrap().status(), 404);
+    // A long poll started before the person allows is answered when the webhook arrives.
+    let waiting = tokio::spawn(wait("waiter", 10_000));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client().post(session["auth_url"].as_str().unwrap()).form(&[("decision", "allow")]).send().await.unwrap();
+    let answer = waiting.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body, json!({ "user_id": user_id, "provider": "OURA", "reference_id": "waiter", "source": "webhook" }));
+    assert_eq!(wait("someone-else", 0).await.unwrap().status(), 404, "only for its owner");
+}
+
+#[tokio::test]
+async fn without_a_webhook_secret_waiting_is_unavailable() {
+    let proxy = ProxyProcess::start(&[
+        ("TERRA_DEV_ID", DEV_ID),
+        ("TERRA_API_KEY", API_KEY),
+        ("TERRA_API_BASE", "http://127.0.0.1:9/api/v2"),
+    ]);
+    let response = client()
+        .get(format!("{}/api/terra/connection/webhook?user_id=u&reference_id=r", proxy.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "webhooks_not_configured");
+}

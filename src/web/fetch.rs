@@ -50,7 +50,10 @@ pub async fn login_page(options: &SessionOptions, state: &str) -> Result<String>
 }
 
 /// Asks the proxy to confirm that `user_id` is connected for this user.
-pub async fn verify_connection(proxy_url: &str, user_id: &str, reference_id: Option<&str>) -> Result<()> {
-    let (status, text) = send("GET", &wire::connection_endpoint(proxy_url, user_id, reference_id), None).await?;
+///
+/// `path` is `/connection` (the proxy asks Terra) or `/connection/webhook?wait_ms=…` (the proxy
+/// waits for Terra's signed `auth` event).
+pub async fn verify_connection(proxy_url: &str, path: &str, user_id: &str, reference_id: Option<&str>) -> Result<()> {
+    let (status, text) = send("GET", &wire::connection_endpoint(proxy_url, path, user_id, reference_id), None).await?;
     wire::interpret_connection(status, user_id, super::js::read_response(&text))
 }

@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 use crate::error::{Error, ErrorCode};
-use crate::options::{self, FlowOptions, Mode, SessionOptions};
+use crate::options::{self, FlowOptions, Mode, SessionOptions, Verify};
 use crate::redirect::{Outcome, Redirect};
 use crate::state::{self, Pending};
 use crate::web::channel::{self, Listener};
@@ -36,8 +36,8 @@ pub struct Hooks {
 
 struct Flow {
     state: String,
-    /// With `verify: true`: where to confirm the user id, and for whom.
-    verify_with: Option<(String, Option<String>)>,
+    /// With `verify`: how and where to confirm the user id, and for whom.
+    verify_with: Option<(Verify, String, Option<String>)>,
     verifying: bool,
     /// `None` in redirect mode.
     tab: Option<Tab>,
@@ -133,7 +133,7 @@ pub fn start(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Pro
     };
     let shared: Shared = Rc::new(RefCell::new(Flow {
         state: state.clone(),
-        verify_with: options.verify.then(|| (session.proxy_url.clone(), session.reference_id.clone())),
+        verify_with: options.verify.map(|how| (how, session.proxy_url.clone(), session.reference_id.clone())),
         verifying: false,
         tab,
         left_for_terra: false,
@@ -275,12 +275,22 @@ fn on_result(shared: &Shared, result: Redirect) {
     match result.outcome {
         Outcome::Success if verify_with.is_some() => {
             let shared = shared.clone();
-            let (proxy_url, reference_id) = verify_with.unwrap_or_default();
+            let Some((how, proxy_url, reference_id)) = verify_with else { return };
             wasm_bindgen_futures::spawn_local(async move {
                 let user_id = result.user_id.as_deref().unwrap_or_default();
-                let checked = match user_id {
-                    "" => Err(Error::new(ErrorCode::NotVerified, "the redirect carried no user id")),
-                    id => fetch::verify_connection(&proxy_url, id, reference_id.as_deref()).await,
+                let checked = match (user_id, how) {
+                    ("", _) => Err(Error::new(ErrorCode::NotVerified, "the redirect carried no user id")),
+                    (id, Verify::Proxy) => {
+                        fetch::verify_connection(&proxy_url, "/connection", id, reference_id.as_deref()).await
+                    }
+                    // Long polls until Terra's signed event arrives; the flow's timeout ends the wait.
+                    (id, Verify::Webhook) => loop {
+                        let path = "/connection/webhook?wait_ms=20000";
+                        match fetch::verify_connection(&proxy_url, path, id, reference_id.as_deref()).await {
+                            Err(e) if e.code == ErrorCode::NotVerified && !shared.borrow().settled => continue,
+                            other => break other,
+                        }
+                    },
                 };
                 let _ = js_sys::Reflect::set(&value, &JsValue::from_str("verified"), &JsValue::TRUE);
                 finish(&shared, checked.map(|()| value), false);

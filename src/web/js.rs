@@ -52,7 +52,12 @@ pub fn read_flow_options(value: &JsValue) -> Result<(RawFlowOptions, Hooks)> {
         fallback: string_option(value, "fallback")?,
         timeout_ms: typed_option(value, "timeoutMs", "must be a number", JsValue::as_f64)?,
         reject_on_tab_close: typed_option(value, "rejectOnTabClose", "must be a boolean", JsValue::as_bool)?,
-        verify: typed_option(value, "verify", "must be a boolean", JsValue::as_bool)?,
+        verify: typed_option(value, "verify", "must be true, false or \"webhook\"", |v| match v.as_bool() {
+            Some(true) => Some(Some("proxy".to_owned())),
+            Some(false) => Some(None),
+            None => v.as_string().map(Some),
+        })?
+        .flatten(),
     };
     let hooks = Hooks {
         signal: typed_option(value, "signal", "must be an AbortSignal", |v| v.dyn_ref().cloned())?,

@@ -41,7 +41,7 @@ test('Allow: the app shows the user_id the sandbox issued, and the tab closes', 
   const userId = await page.getAttribute('#status', 'data-user-id');
   assert.match(userId, /^[0-9a-f-]{36}$/);
   assert.deepEqual(issued, [userId], 'the id shown is the one Terra (the sandbox) put in the redirect');
-  assert.equal(await page.textContent('#status'), `Connected FITBIT: user ${userId}.`);
+  assert.equal(await page.textContent('#status'), `Connected FITBIT: user ${userId} (confirmed by Terra's signed webhook).`);
   await closed;
   await context.close();
 });

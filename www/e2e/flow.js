@@ -33,7 +33,7 @@ function start() {
   if (q.has('fallback')) options.fallback = q.get('fallback');
   if (q.has('timeoutMs')) options.timeoutMs = Number(q.get('timeoutMs'));
   if (q.has('reject')) options.rejectOnTabClose = true;
-  if (q.has('verify')) options.verify = true;
+  if (q.has('verify')) options.verify = q.get('verify') === 'webhook' ? 'webhook' : true;
   connect(options).then(
     (r) => record('result', { flow, outcome: r.outcome, userId: r.userId, resource: r.resource, referenceId: r.referenceId, verified: String(r.verified === true) }),
     (e) => record('error', { flow, code: e.code, name: e.name, isError: String(e instanceof Error), userId: e.result?.userId, resource: e.result?.resource }),

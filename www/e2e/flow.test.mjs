@@ -307,3 +307,13 @@ test('widget: connect({ providers }) opens Terra\'s picker; the result names the
   assert.deepEqual(issued, [result.userId]);
   await context.close();
 });
+
+test('verify: "webhook": connect() resolves once the proxy received the sandbox\'s signed auth event', async () => {
+  const { context, page } = await flowPage(proxy, '?verify=webhook&resource=WAHOO');
+  const tab = await clickConnect(page);
+  await tab.click('#allow');
+  const result = await entry(page, 'result');
+  assert.deepEqual({ resource: result.resource, verified: result.verified }, { resource: 'WAHOO', verified: 'true' });
+  assert.match(proxy.logs(), new RegExp(`webhook: auth success.*${result.userId}`));
+  await context.close();
+});

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
@@ -16,9 +17,11 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such connection")
 }
 
-/// Looks the user up at Terra and answers `{user_id, provider, reference_id, active}`.
-pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
+/// The longest a `GET /connection/webhook` waits, in milliseconds.
+pub const MAX_WAIT_MS: u64 = 25_000;
+
+/// The user id and expected reference id of a connection request.
+async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String), ApiError> {
     let param = |name: &str| {
         url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
             .find(|(k, _)| k == name)
@@ -30,9 +33,41 @@ pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> R
         return Err(ApiError::bad_request("'user_id' is malformed"));
     }
     let expected = match &state.reference_id {
-        Some(hook) => hook(&parts).await?,
+        Some(hook) => hook(parts).await?,
         None => param("reference_id").ok_or_else(not_found)?,
     };
+    Ok((user_id, expected))
+}
+
+/// `GET /connection/webhook?user_id=…[&wait_ms=…]`: answers once Terra's signed `auth` event
+/// for this user has arrived (waiting up to `wait_ms`, at most 25 s), and only to its owner;
+/// otherwise 404. 503 when the proxy has no webhook secret.
+pub async fn from_webhook(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
+    let Some(events) = state.auth_events.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks_not_configured",
+            "this proxy receives no Terra webhooks (no signing secret)",
+        ));
+    };
+    let (parts, _) = request.into_parts();
+    let (user_id, expected) = identify(&state, &parts).await?;
+    let wait_ms = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "wait_ms")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(MAX_WAIT_MS);
+    let user = events.wait_for(&user_id, std::time::Duration::from_millis(wait_ms)).await.ok_or_else(not_found)?;
+    if user.reference_id.as_deref() != Some(expected.as_str()) {
+        return Err(not_found());
+    }
+    Ok(Json(json!({ "user_id": user_id, "provider": user.provider, "reference_id": expected, "source": "webhook" })))
+}
+
+/// Looks the user up at Terra and answers `{user_id, provider, reference_id, active}`.
+pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (user_id, expected) = identify(&state, &parts).await?;
     let user = state.terra.user_info(&user_id).await?.ok_or_else(not_found)?;
     let text = |key: &str| user.get(key).and_then(Value::as_str).map(str::to_owned);
     if text("user_id").as_deref() != Some(user_id.as_str())

@@ -24,6 +24,8 @@ pub struct WebhookState {
     pub seen: Mutex<HashMap<Vec<u8>, i64>>,
     /// The application's callback.
     pub callback: WebhookCallback,
+    /// Where verified `auth` successes are kept for `GET /connection/webhook`.
+    pub auth_events: Arc<crate::auth_events::AuthEvents>,
 }
 
 fn unauthorized(code: &'static str, message: &str) -> ApiError {
@@ -51,6 +53,10 @@ pub async fn handle(
         }
     }
     let event: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("the body is not JSON"))?;
-    (state.callback)(webhook::parse_event(&event));
+    let event = webhook::parse_event(&event);
+    if let WebhookEvent::AuthSuccess { user, .. } = &event {
+        state.auth_events.record(user.clone());
+    }
+    (state.callback)(event);
     Ok(Json(json!({ "status": "ok" })))
 }
