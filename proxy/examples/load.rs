@@ -113,6 +113,7 @@ async fn main() {
     let p1 = run(&through_proxy, &[], 1, requests / 10).await;
     let rss = peak_rss_kib(proxy.id());
     let _ = proxy.kill();
+    let _ = proxy.wait();
 
     println!("load benchmark: {clients} concurrent clients, {requests} POST /auth/authenticateUser each run");
     println!("{:<26} {:>10} {:>9} {:>9} {:>7}", "path", "req/s", "p50 ms", "p99 ms", "errors");

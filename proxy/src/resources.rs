@@ -17,6 +17,9 @@ pub const REFRESH: Duration = Duration::from_secs(60 * 60);
 /// How long to wait before trying again after a failed fetch.
 pub const RETRY: Duration = Duration::from_secs(60);
 
+/// The cached list (`None` after a failed fetch) and when to fetch it again.
+type Cache = RwLock<Option<(Option<Arc<HashSet<String>>>, Instant)>>;
+
 /// The provider allowlist.
 pub enum Resources {
     /// A fixed list (`TERRA_CONNECT_ALLOWED_RESOURCES`).
@@ -29,7 +32,7 @@ pub enum Resources {
         http: reqwest::Client,
         /// The cache: the list (`None` after a failed fetch) and when to fetch again. Read
         /// without waiting; only a refresh takes `refresh`.
-        cache: RwLock<Option<(Option<Arc<HashSet<String>>>, Instant)>>,
+        cache: Cache,
         /// Held while one request refreshes the cache, so that others do not fetch too.
         refresh: Mutex<()>,
     },
@@ -53,7 +56,7 @@ impl Resources {
         let allowed = match self {
             Resources::Fixed(list) => list.contains(resource),
             Resources::Live { url, http, cache, refresh } => {
-                let fresh = |cache: &RwLock<Option<(Option<Arc<HashSet<String>>>, Instant)>>| {
+                let fresh = |cache: &Cache| {
                     let cache = cache.read().unwrap_or_else(|p| p.into_inner());
                     cache.as_ref().filter(|(_, next)| Instant::now() < *next).map(|(list, _)| list.clone())
                 };

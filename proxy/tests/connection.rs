@@ -4,23 +4,15 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{client, ProxyProcess};
+use common::{client, create_session, decide, ProxyProcess};
 use serde_json::{json, Value};
 use terra_connect_proxy::{ApiError, ProxyBuilder};
 
 /// Creates a session for `reference_id` and decides it; returns the user id.
 async fn connect(api: &str, reference_id: &str, decision: &str) -> String {
-    let session: Value = client()
-        .post(format!("{api}/auth/authenticateUser?resource=FITBIT"))
-        .json(&json!({ "reference_id": reference_id }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = create_session(api, "FITBIT", json!({ "reference_id": reference_id })).await;
     if !decision.is_empty() {
-        client().post(session["auth_url"].as_str().unwrap()).form(&[("decision", decision)]).send().await.unwrap();
+        decide(&session, decision).await;
     }
     session["user_id"].as_str().unwrap().to_owned()
 }

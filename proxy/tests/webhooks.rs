@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{client, ProxyProcess, API_KEY, DEV_ID};
+use common::{client, create_session, decide, ProxyProcess, API_KEY, DEV_ID};
 use serde_json::{json, Value};
 use terra_connect_proxy::webhook::signature_header;
 
@@ -117,17 +117,9 @@ async fn unknown_event_types_are_accepted() {
 async fn the_sandbox_sends_signed_webhooks_on_allow_and_deny() {
     let proxy = ProxyProcess::start(&[]);
     for (decision, expected) in [("allow", "webhook: auth success"), ("deny", "webhook: auth failed")] {
-        let session: Value = client()
-            .post(format!("{}/api/terra/auth/authenticateUser?resource=OURA", proxy.url))
-            .json(&json!({ "reference_id": format!("sandbox-{decision}") }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let auth_url = session["auth_url"].as_str().unwrap();
-        client().post(auth_url).form(&[("decision", decision)]).send().await.unwrap();
+        let api = format!("{}/api/terra", proxy.url);
+        let session = create_session(&api, "OURA", json!({ "reference_id": format!("sandbox-{decision}") })).await;
+        decide(&session, decision).await;
         assert!(logs_contain(&proxy, expected).await, "{decision}: {}", proxy.logs());
         assert!(proxy.logs().contains(&format!("sandbox-{decision}")));
         if decision == "allow" {
@@ -140,15 +132,7 @@ async fn the_sandbox_sends_signed_webhooks_on_allow_and_deny() {
 async fn a_browser_can_wait_for_the_signed_auth_event_of_its_own_user() {
     let proxy = ProxyProcess::start(&[]);
     let api = format!("{}/api/terra", proxy.url);
-    let session: Value = client()
-        .post(format!("{api}/auth/authenticateUser?resource=OURA"))
-        .json(&json!({ "reference_id": "waiter" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = create_session(&api, "OURA", json!({ "reference_id": "waiter" })).await;
     let user_id = session["user_id"].as_str().unwrap().to_owned();
     let wait = |reference: &'static str, wait_ms: u32| {
         client()
@@ -160,7 +144,7 @@ async fn a_browser_can_wait_for_the_signed_auth_event_of_its_own_user() {
     // A long poll started before the person allows is answered when the webhook arrives.
     let waiting = tokio::spawn(wait("waiter", 10_000));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    client().post(session["auth_url"].as_str().unwrap()).form(&[("decision", "allow")]).send().await.unwrap();
+    decide(&session, "allow").await;
     let answer = waiting.await.unwrap().unwrap();
     assert_eq!(answer.status(), 200);
     let body: Value = answer.json().await.unwrap();

@@ -22,12 +22,7 @@ pub const MAX_WAIT_MS: u64 = 25_000;
 
 /// The user id and expected reference id of a connection request.
 async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String), ApiError> {
-    let param = |name: &str| {
-        url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let param = |name: &str| super::query_param(parts, name);
     let user_id = param("user_id").ok_or_else(|| ApiError::bad_request("query parameter 'user_id' is required"))?;
     if user_id.len() > 128 || !user_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(ApiError::bad_request("'user_id' is malformed"));
@@ -52,11 +47,8 @@ pub async fn from_webhook(State(state): State<Arc<ProxyState>>, request: Request
     };
     let (parts, _) = request.into_parts();
     let (user_id, expected) = identify(&state, &parts).await?;
-    let wait_ms = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "wait_ms")
-        .and_then(|(_, v)| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        .min(MAX_WAIT_MS);
+    let wait_ms =
+        super::query_param(&parts, "wait_ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0).min(MAX_WAIT_MS);
     let user = events.wait_for(&user_id, std::time::Duration::from_millis(wait_ms)).await.ok_or_else(not_found)?;
     if user.reference_id.as_deref() != Some(expected.as_str()) {
         return Err(not_found());

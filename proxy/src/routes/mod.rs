@@ -1,6 +1,68 @@
-//! One file per route.
+//! One file per route, and the steps the forwarding routes share.
 
 pub mod authenticate;
 pub mod connection;
 pub mod webhook;
 pub mod widget;
+
+use axum::body::{Body, Bytes};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::logging::UpstreamStatus;
+use crate::{validate, ProxyState};
+
+/// The first decoded value of query parameter `name`, when not empty.
+pub(crate) fn query_param(parts: &Parts, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The body of a JSON request: `Content-Type: application/json` required (a cross-site form
+/// cannot send it without a CORS preflight, so other sites cannot create sessions through a
+/// visitor's browser), at most [`validate::MAX_BODY`] bytes.
+pub(crate) async fn json_body(parts: &Parts, body: Body) -> Result<Bytes, ApiError> {
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        ));
+    }
+    axum::body::to_bytes(body, validate::MAX_BODY)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is over 16 KiB"))
+}
+
+/// With a reference-id hook, the app decides who this is: the browser's claim is replaced.
+pub(crate) async fn apply_reference_id(
+    state: &ProxyState,
+    parts: &Parts,
+    fields: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    if let Some(hook) = &state.reference_id {
+        fields.insert("reference_id".to_owned(), Value::String(hook(parts).await?));
+    }
+    Ok(())
+}
+
+/// The answer to a forwarded request: Terra's success (logged with upstream status 200), or
+/// the error.
+pub(crate) fn answer(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(body) => (Extension(UpstreamStatus(200)), Json(body)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}

@@ -5,35 +5,24 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::logging::UpstreamStatus;
-use crate::routes::authenticate::require_json;
+use crate::routes::{answer, apply_reference_id, json_body};
 use crate::validate;
 use crate::ProxyState;
 
 /// Checks the request and forwards only what is known.
 pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
-    match forward(&state, request).await {
-        Ok(body) => (Extension(UpstreamStatus(200)), Json(body)).into_response(),
-        Err(error) => error.into_response(),
-    }
+    answer(forward(&state, request).await)
 }
 
 async fn forward(state: &ProxyState, request: Request) -> Result<Value, ApiError> {
     let (parts, body) = request.into_parts();
-    require_json(&parts.headers)?;
-    let bytes = axum::body::to_bytes(body, validate::MAX_BODY)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is over 16 KiB"))?;
+    let bytes = json_body(&parts, body).await?;
     let (mut fields, providers) = validate::widget_body(&bytes, &state.policy)?;
-    if let Some(hook) = &state.reference_id {
-        fields.insert("reference_id".to_owned(), Value::String(hook(&parts).await?));
-    }
+    apply_reference_id(state, &parts, &mut fields).await?;
     for provider in &providers {
         state.resources.check(provider).await?;
     }

@@ -76,6 +76,24 @@ impl Drop for ProxyProcess {
     }
 }
 
+/// `POST {api}/auth/authenticateUser?resource=…` with `body`; the JSON answer.
+pub async fn create_session(api: &str, resource: &str, body: Value) -> Value {
+    client()
+        .post(format!("{api}/auth/authenticateUser?resource={resource}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Answers the sandbox consent page of `session` with `decision` (`allow` or `deny`).
+pub async fn decide(session: &Value, decision: &str) -> reqwest::Response {
+    client().post(session["auth_url"].as_str().unwrap()).form(&[("decision", decision)]).send().await.unwrap()
+}
+
 /// An HTTP client that does not follow redirects.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
