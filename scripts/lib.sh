@@ -65,6 +65,19 @@ ensure_chromium() {
   export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 }
 
+# Debian tools the tests call (openssl: the webhook test vector; procps: kill).
+ensure_test_tools() {
+  local missing=()
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v kill >/dev/null || missing+=(procps)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing ${missing[*]}"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
 # A free loopback TCP port.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
