@@ -317,3 +317,24 @@ test('verify: "webhook": connect() resolves once the proxy received the sandbox\
   assert.match(proxy.logs(), new RegExp(`webhook: auth success.*${result.userId}`));
   await context.close();
 });
+
+test('two tabs of the app connecting at once each get their own result', async () => {
+  const context = await browser.newContext();
+  const pages = [];
+  for (const resource of ['GARMIN', 'OURA']) {
+    const page = await context.newPage();
+    await page.goto(`${proxy.url}/e2e/flow.html?resource=${resource}`);
+    await page.waitForSelector('body[data-ready="true"]');
+    pages.push(page);
+  }
+  const tabs = [];
+  for (const page of pages) tabs.push(await clickConnect(page));
+  await tabs[1].click('#allow');
+  await tabs[0].click('#allow');
+  const [garmin, oura] = [await entry(pages[0], 'result'), await entry(pages[1], 'result')];
+  assert.equal(garmin.resource, 'GARMIN');
+  assert.equal(oura.resource, 'OURA');
+  assert.notEqual(garmin.userId, oura.userId);
+  for (const page of pages) assert.equal((await logKinds(page)).length, 1, 'exactly one result per tab');
+  await context.close();
+});
