@@ -11,12 +11,15 @@
 //! The crate is built for `wasm32-unknown-unknown` and used from JavaScript:
 //!
 //! ```js
-//! import { connect, parseRedirect } from 'terra-connect';
+//! import { connect, completeRedirect } from 'terra-connect';
 //! button.onclick = () => connect({ proxyUrl: '/api/terra', resource: 'FITBIT',
-//!   successUrl: location.origin + '/done.html', failureUrl: location.origin + '/failed.html' });
-//! // on done.html:
-//! const { outcome, userId } = parseRedirect();
+//!   successUrl: location.origin + '/done.html', failureUrl: location.origin + '/failed.html' })
+//!   .then(({ userId }) => show(userId), (error) => show(error.code));
+//! // on done.html and failed.html: check the state, hand the result over, close the tab
+//! completeRedirect();
 //! ```
+//!
+//! README.md has the whole story: the flow, the options, the error codes, the proxy contract.
 //!
 //! Layout: the pure modules ([`options`], [`wire`], [`redirect`], [`state`], [`url`], [`error`]) hold
 //! every decision and are tested natively; [`web`] is the thin `web-sys` layer; this file

@@ -73,7 +73,7 @@ pub fn interpret_connection(http_status: u16, user_id: &str, fields: Option<Resp
         (200..=299, Some(f)) if f.user_id.as_deref() == Some(user_id) => Ok(()),
         (200..=299, _) => Err(Error::new(ErrorCode::InvalidResponse, "the proxy confirmed a different user")),
         (404, _) => Err(Error::new(ErrorCode::NotVerified, "the proxy did not confirm this connection")),
-        (status, fields) => interpret(status, fields).map(|_| ()),
+        (status, fields) => successful(status, fields).map(|_| ()),
     }
 }
 
@@ -142,15 +142,11 @@ pub fn push_json_string(out: &mut String, value: &str) {
 pub fn interpret_login(target: &Target, http_status: u16, fields: Option<ResponseFields>) -> Result<String> {
     match target {
         Target::Provider(_) => interpret(http_status, fields).map(|s| s.auth_url),
-        Target::Widget(_) => {
-            let fields = fields.map(|mut f| {
-                // The widget answers {session_id, url}: read it as a session whose page is `url`.
-                f.auth_url = f.url.take();
-                f.user_id = Some(String::from("widget"));
-                f
-            });
-            interpret(http_status, fields).map(|s| s.auth_url)
-        }
+        // The widget answers {session_id, url, expires_in}: the page to open is `url`.
+        Target::Widget(_) => match successful(http_status, fields)?.url {
+            Some(url) if is_http_url(&url) => Ok(url),
+            _ => Err(Error::new(ErrorCode::InvalidResponse, "the proxy's answer lacks the widget's http(s) url")),
+        },
     }
 }
 
@@ -158,6 +154,17 @@ pub fn interpret_login(target: &Target, http_status: u16, fields: Option<Respons
 ///
 /// `fields` is `None` when the body was not a JSON object.
 pub fn interpret(http_status: u16, fields: Option<ResponseFields>) -> Result<Session> {
+    let fields = successful(http_status, fields)?;
+    match (fields.user_id, fields.auth_url) {
+        (Some(user_id), Some(auth_url)) if !user_id.is_empty() && is_http_url(&auth_url) => {
+            Ok(Session { user_id, auth_url })
+        }
+        _ => Err(Error::new(ErrorCode::InvalidResponse, "the proxy's answer lacks a user_id or an http(s) auth_url")),
+    }
+}
+
+/// The fields of a 2xx JSON answer; any other answer as the error it means.
+fn successful(http_status: u16, fields: Option<ResponseFields>) -> Result<ResponseFields> {
     let ok = (200..300).contains(&http_status);
     let Some(fields) = fields else {
         return Err(if ok {
@@ -174,12 +181,7 @@ pub fn interpret(http_status: u16, fields: Option<ResponseFields>) -> Result<Ses
             .map_or("the proxy answered with an error", |m| m.as_str());
         return Err(proxy_error(http_status, message));
     }
-    match (fields.user_id, fields.auth_url) {
-        (Some(user_id), Some(auth_url)) if !user_id.is_empty() && is_http_url(&auth_url) => {
-            Ok(Session { user_id, auth_url })
-        }
-        _ => Err(Error::new(ErrorCode::InvalidResponse, "the proxy's answer lacks a user_id or an http(s) auth_url")),
-    }
+    Ok(fields)
 }
 
 fn proxy_error(status: u16, message: &str) -> Error {
