@@ -78,25 +78,24 @@ test('npm pack ships the wasm, the JS, the .d.ts and the README, and nothing els
   assert.equal(manifest.exports['.'].types, './index.d.ts');
 });
 
-test('a plain <script type="module"> page, no bundler', async () => {
-  const dir = prepare('plain');
+/** Serves `dir` with the proxy (sandbox mode) and connects through its index.html. */
+async function serveAndConnect(dir) {
   const proxy = await startProxy({ TERRA_CONNECT_WWW_DIR: dir });
   try {
     await connectThrough(`${proxy.url}/index.html`);
   } finally {
     await proxy.stop();
   }
+}
+
+test('a plain <script type="module"> page, no bundler', async () => {
+  await serveAndConnect(prepare('plain'));
 });
 
 test('Vite: the output of vite build', async () => {
   const dir = prepare('vite');
   run(path.join(BIN, 'vite'), ['build', '--logLevel', 'warn'], dir);
-  const proxy = await startProxy({ TERRA_CONNECT_WWW_DIR: path.join(dir, 'dist') });
-  try {
-    await connectThrough(`${proxy.url}/index.html`);
-  } finally {
-    await proxy.stop();
-  }
+  await serveAndConnect(path.join(dir, 'dist'));
 });
 
 test('Vite: the dev server (pre-bundled dependencies)', async () => {
@@ -124,12 +123,7 @@ test('Vite: the dev server (pre-bundled dependencies)', async () => {
 test('webpack 5 with its default configuration', async () => {
   const dir = prepare('webpack');
   run(path.join(BIN, 'webpack'), [], dir);
-  const proxy = await startProxy({ TERRA_CONNECT_WWW_DIR: dir });
-  try {
-    await connectThrough(`${proxy.url}/index.html`);
-  } finally {
-    await proxy.stop();
-  }
+  await serveAndConnect(dir);
 });
 
 test('TypeScript: a strict consumer compiles, and wrong usage does not', () => {
