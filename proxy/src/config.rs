@@ -124,15 +124,6 @@ impl Config {
         Config::from_vars(|name| std::env::var(name).ok())
     }
 
-    /// Reads `--flag value` pairs (see [`SETTINGS`]) over the environment: a flag wins over
-    /// its variable.
-    pub fn from_args_and_env(args: &[String]) -> Result<Config, ConfigError> {
-        let flags = parse_flags(args)?;
-        Config::from_vars(|name| {
-            flags.iter().find(|(v, _)| *v == name).map(|(_, value)| value.clone()).or_else(|| std::env::var(name).ok())
-        })
-    }
-
     /// Reads configuration through `var` (a stand-in for the environment in tests).
     /// Empty values count as unset.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {

@@ -37,7 +37,8 @@ async fn main() {
         subscriber.init();
     }
 
-    let config = match Config::from_args_and_env(&args) {
+    // The same lookup (flag over variable) for the whole configuration.
+    let config = match Config::from_vars(setting) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("terra-connect-proxy: invalid configuration: {e}");

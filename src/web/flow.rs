@@ -269,13 +269,13 @@ fn on_result(shared: &Shared, result: Redirect) {
         if flow.settled || flow.verifying {
             return;
         }
-        flow.verifying = flow.verify_with.is_some() && result.outcome == Outcome::Success;
-        flow.verify_with.clone().filter(|_| flow.verifying)
+        let verify_with = flow.verify_with.clone().filter(|_| result.outcome == Outcome::Success);
+        flow.verifying = verify_with.is_some();
+        verify_with
     };
-    match result.outcome {
-        Outcome::Success if verify_with.is_some() => {
+    match (result.outcome, verify_with) {
+        (Outcome::Success, Some((how, proxy_url, reference_id))) => {
             let shared = shared.clone();
-            let Some((how, proxy_url, reference_id)) = verify_with else { return };
             wasm_bindgen_futures::spawn_local(async move {
                 let user_id = result.user_id.as_deref().unwrap_or_default();
                 let checked = match (user_id, how) {
@@ -296,8 +296,8 @@ fn on_result(shared: &Shared, result: Redirect) {
                 finish(&shared, checked.map(|()| value), false);
             });
         }
-        Outcome::Success => finish_with(shared, Ok(value), false),
-        Outcome::Failure => {
+        (Outcome::Success, None) => finish_with(shared, Ok(value), false),
+        (Outcome::Failure, _) => {
             let error = to_js_error(Error::new(ErrorCode::AuthFailed, "the person came back through the failure URL"));
             let _ = js_sys::Reflect::set(&error, &JsValue::from_str("result"), &value);
             finish_with(shared, Err(error), false)

@@ -298,6 +298,10 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
     .into_response()
 }
 
+fn expired_widget() -> (StatusCode, axum::response::Html<String>) {
+    (StatusCode::GONE, pages::message("This widget session has expired. Start again from the app."))
+}
+
 fn live_widget(sandbox: &Sandbox, id: &str) -> Option<Widget> {
     let widget = sandbox.widgets.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()?;
     (std::time::Instant::now() < widget.expires).then_some(widget)
@@ -306,8 +310,7 @@ fn live_widget(sandbox: &Sandbox, id: &str) -> Option<Widget> {
 async fn widget_page(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
     match live_widget(&sandbox, &id) {
         Some(widget) => pages::widget(&id, &widget.providers).into_response(),
-        None => (StatusCode::GONE, pages::message("This widget session has expired. Start again from the app."))
-            .into_response(),
+        None => expired_widget().into_response(),
     }
 }
 
@@ -319,8 +322,7 @@ struct Pick {
 /// The person picked a provider: continue at that provider's consent page.
 async fn pick(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(pick): Form<Pick>) -> Response {
     let Some(widget) = live_widget(&sandbox, &id) else {
-        return (StatusCode::GONE, pages::message("This widget session has expired. Start again from the app."))
-            .into_response();
+        return expired_widget().into_response();
     };
     if !widget.providers.contains(&pick.provider) {
         return (StatusCode::BAD_REQUEST, pages::message("That provider was not offered")).into_response();
