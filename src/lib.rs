@@ -36,14 +36,11 @@ pub mod web;
 pub mod wire;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::Result;
 use crate::options::{SessionOptions, Target};
-use crate::web::js::{
-    read_complete_options, read_flow_options, read_options, redirect_to_js, session_to_js, to_js_error,
-};
-use crate::web::{complete, fetch, flow};
+use crate::web::js::{read_complete_options, read_flow_options, read_options, redirect_to_js, to_js_error};
+use crate::web::{complete, flow};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -178,9 +175,7 @@ pub fn create_session(options: &JsSessionOptions) -> js_sys::Promise {
         }
         Err(e) => return reject(e),
     };
-    future_to_promise(async move {
-        fetch::create_session(&options, None).await.map(|s| session_to_js(&s)).map_err(to_js_error)
-    })
+    flow::create_session(options)
 }
 
 /// Connects a wearable: opens a tab at once (call it from a click handler, before any
@@ -199,7 +194,7 @@ pub fn connect(options: &JsConnectOptions) -> js_sys::Promise {
         Ok((session, raw.validate()?, hooks))
     });
     match parsed {
-        Ok((session, flow_options, hooks)) => flow::start(session, flow_options, hooks),
+        Ok((session, flow_options, hooks)) => flow::connect(session, flow_options, hooks),
         Err(e) => reject(e),
     }
 }

@@ -1,29 +1,49 @@
-//! `connect()`: one flow from click to result, as a small state machine.
+//! `createSession()` and `connect()`: the Rust half of an asynchronous call.
 //!
-//! Synchronously (inside the click handler): validate, open the tab, make the state, store the
-//! pending record. Then, asynchronously: create the session, send the tab to Terra, and wait
-//! for the first of: the result (BroadcastChannel / storage), the tab closing, the timeout,
-//! the abort signal. Whatever comes first settles the promise once and cleans up everything.
+//! A [`Flow`] makes every decision and does every synchronous browser call: it opens, sends
+//! and closes the tab, keeps the pending record, reads a delivered result and interprets the
+//! proxy's answers. `js/driver.js` does the waiting (fetch, timers, the BroadcastChannel and
+//! storage events, the abort signal) and hands each event to one of the flow's steps, which
+//! answers with a [`Next`] or throws the error the promise rejects with.
+//!
+//! `connect()`, synchronously inside the click handler: validate, open the tab, make the state,
+//! store the pending record. Then: create the session, send the tab to Terra, and wait for the
+//! first of the result, the tab closing, the timeout and the abort signal.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 use crate::error::{Error, ErrorCode};
 use crate::options::{self, FlowOptions, Mode, SessionOptions, Verify};
-use crate::redirect::{Outcome, Redirect};
+use crate::redirect::{self, Outcome, Redirect};
 use crate::state::{self, Pending};
-use crate::web::channel::{self, Listener};
-use crate::web::js::{redirect_to_js, to_js_error};
+use crate::web::js::{read_response, redirect_to_js, session_to_js, to_js_error};
 use crate::web::tab::Tab;
-use crate::web::{fetch, storage};
+use crate::web::{channel, storage};
+use crate::wire;
 
-/// How often the tab's `closed` and the stored result are checked, in milliseconds.
-const POLL_MS: i32 = 500;
+#[wasm_bindgen(module = "/js/driver.js")]
+extern "C" {
+    /// `createSession()`'s waiting: send the request, resolve with the flow's result.
+    fn ask(flow: Flow) -> Promise;
+    /// `connect()`'s waiting: see the module docs.
+    fn drive(flow: Flow, timeout_ms: u32, signal: Option<AbortSignal>, on_tab_closed: Option<Function>) -> Promise;
+}
+
+/// What the driver does after a step (`js/driver.js` knows these numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Next {
+    /// Nothing: wait for the next event.
+    Wait = 0,
+    /// Send the flow's request ([`Flow::url`], [`Flow::body`]) and pass the answer to [`Flow::answer`].
+    Send = 1,
+    /// Resolve with [`Flow::result`].
+    Done = 2,
+    /// The tab reads closed after it left for Terra: call `onTabClosed`, keep waiting.
+    TabClosed = 3,
+}
 
 /// The JavaScript-only parts of `connect()`'s options.
 #[derive(Default)]
@@ -34,41 +54,84 @@ pub struct Hooks {
     pub on_tab_closed: Option<Function>,
 }
 
-struct Flow {
-    state: String,
-    /// With `verify`: how and where to confirm the user id, and for whom.
-    verify_with: Option<(Verify, String, Option<String>)>,
-    verifying: bool,
-    /// `None` in redirect mode.
+enum Stage {
+    /// `createSession()`: the answer is the result.
+    Session,
+    /// `connect()`: the answer names the page to send the tab to.
+    LoginPage,
+    /// Waiting for the success or failure page to deliver the result.
+    Waiting,
+    /// Confirming this user id with the proxy.
+    Verifying(Verify, String),
+    /// Settled; every later event is ignored.
+    Over,
+}
+
+/// One `createSession()` or `connect()` call, driven by `js/driver.js`.
+#[wasm_bindgen(skip_typescript)]
+pub struct Flow {
+    session: SessionOptions,
+    stage: Stage,
+    /// `connect()`'s state; `None` for `createSession()`.
+    state: Option<String>,
+    /// `None` in redirect mode and for `createSession()`.
     tab: Option<Tab>,
+    verify: Option<Verify>,
+    reject_on_tab_close: bool,
     left_for_terra: bool,
     close_reported: bool,
-    reject_on_tab_close: bool,
-    settled: bool,
-    resolve: Function,
-    reject: Function,
-    interval: Option<i32>,
-    timer: Option<i32>,
-    listener: Option<Listener>,
-    signal: Option<AbortSignal>,
-    on_tab_closed: Option<Function>,
-    on_abort: Option<Closure<dyn FnMut()>>,
-    callbacks: Vec<Closure<dyn FnMut()>>,
+    result: JsValue,
 }
 
-type Shared = Rc<RefCell<Flow>>;
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
+/// `createSession()`: one request to the proxy; resolves with `{ userId, authUrl }`.
+pub fn create_session(session: SessionOptions) -> Promise {
+    ask(Flow::new(session, Stage::Session, None, None))
 }
 
-fn random_state() -> Result<String, Error> {
+/// `connect()`: the synchronous start (see the module docs), then the driver's waiting.
+pub fn connect(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Promise {
+    match start(session, &options, &hooks) {
+        Ok(flow) => drive(flow, options.timeout_ms, hooks.signal, hooks.on_tab_closed),
+        Err(e) => Promise::reject(&to_js_error(e)),
+    }
+}
+
+fn start(session: SessionOptions, options: &FlowOptions, hooks: &Hooks) -> Result<Flow, Error> {
+    if hooks.signal.as_ref().is_some_and(AbortSignal::aborted) {
+        return Err(Error::new(ErrorCode::Aborted, "the signal was already aborted; nothing was opened"));
+    }
+    let window = web_sys::window().ok_or_else(|| Error::invalid("connect()", "runs in a browser page"))?;
+    options::require_same_origin_redirects(&session, &window.location().origin().unwrap_or_default())?;
+    let tab = match options.mode {
+        Mode::Redirect => None,
+        Mode::Popup => match Tab::open(&window) {
+            Ok(tab) => Some(tab),
+            Err(_) if options.fallback_redirect => None,
+            Err(e) => return Err(e),
+        },
+    };
     let mut bytes = [0u8; 16];
-    web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).ok())
-        .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "this browser has no crypto.getRandomValues"))?;
-    Ok(state::encode_state(&bytes))
+    if window.crypto().and_then(|c| c.get_random_values_with_u8_array(&mut bytes)).is_err() {
+        if let Some(tab) = &tab {
+            tab.close();
+        }
+        return Err(Error::invalid("connect()", "needs crypto.getRandomValues"));
+    }
+    let state = state::encode_state(&bytes);
+    let now = js_sys::Date::now() as u64;
+    sweep_expired(now);
+    let pending = Pending {
+        resource: session.target.joined(),
+        reference_id: session.reference_id.clone(),
+        started_ms: now,
+        expires_ms: now + u64::from(options.timeout_ms),
+        opened_tab: tab.is_some(),
+    };
+    storage::set(&state::key(state::PENDING_PREFIX, &state), &pending.to_record());
+    let mut flow = Flow::new(session, Stage::LoginPage, Some(state), tab);
+    flow.verify = options.verify;
+    flow.reject_on_tab_close = options.reject_on_tab_close;
+    Ok(flow)
 }
 
 /// Deletes pending records and undelivered results whose flows have expired.
@@ -82,269 +145,192 @@ fn sweep_expired(now: u64) {
     }
 }
 
-fn reject_now(error: Error) -> Promise {
-    Promise::reject(&to_js_error(error))
-}
-
-/// Starts a flow; see the module docs.
-pub fn start(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Promise {
-    if hooks.signal.as_ref().is_some_and(AbortSignal::aborted) {
-        return reject_now(Error::new(ErrorCode::Aborted, "the signal was already aborted; nothing was opened"));
-    }
-    let Some(window) = web_sys::window() else {
-        return reject_now(Error::new(ErrorCode::InvalidArgument, "connect() runs in a browser page"));
-    };
-    let origin = window.location().origin().unwrap_or_default();
-    if let Err(e) = options::require_same_origin_redirects(&session, &origin) {
-        return reject_now(e);
-    }
-    let tab = match options.mode {
-        Mode::Redirect => None,
-        Mode::Popup => match Tab::open() {
-            Ok(tab) => Some(tab),
-            Err(_) if options.fallback_redirect => None,
-            Err(e) => return reject_now(e),
-        },
-    };
-    let state = match random_state() {
-        Ok(state) => state,
-        Err(e) => {
-            if let Some(tab) = &tab {
-                tab.close();
-            }
-            return reject_now(e);
-        }
-    };
-    let now = now_ms();
-    sweep_expired(now);
-    let pending = Pending {
-        resource: session.target.joined(),
-        reference_id: session.reference_id.clone(),
-        started_ms: now,
-        expires_ms: now + u64::from(options.timeout_ms),
-        opened_tab: tab.is_some(),
-    };
-    storage::set(&state::key(state::PENDING_PREFIX, &state), &pending.to_record());
-
-    let mut settle = None;
-    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-    let Some((resolve, reject)) = settle else {
-        return promise;
-    };
-    let shared: Shared = Rc::new(RefCell::new(Flow {
-        state: state.clone(),
-        verify_with: options.verify.map(|how| (how, session.proxy_url.clone(), session.reference_id.clone())),
-        verifying: false,
-        tab,
-        left_for_terra: false,
-        close_reported: false,
-        reject_on_tab_close: options.reject_on_tab_close,
-        settled: false,
-        resolve,
-        reject,
-        interval: None,
-        timer: None,
-        listener: None,
-        signal: hooks.signal,
-        on_tab_closed: hooks.on_tab_closed,
-        on_abort: None,
-        callbacks: Vec::new(),
-    }));
-    install_watchers(&shared, &window, options.timeout_ms);
-    wasm_bindgen_futures::spawn_local(create_and_navigate(shared, session, state));
-    promise
-}
-
-fn callback(shared: &Shared, f: impl Fn(&Shared) + 'static) -> Closure<dyn FnMut()> {
-    let shared = shared.clone();
-    Closure::<dyn FnMut()>::new(move || f(&shared))
-}
-
-fn install_watchers(shared: &Shared, window: &web_sys::Window, timeout_ms: u32) {
-    let popup = shared.borrow().tab.is_some();
-    let on_timeout = callback(shared, |s| {
-        finish(s, Err(Error::new(ErrorCode::Timeout, "no result arrived within timeoutMs")), true)
-    });
-    let timer = window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(on_timeout.as_ref().unchecked_ref(), timeout_ms as i32)
-        .ok();
-    let mut callbacks = vec![on_timeout];
-    let (mut interval, mut listener) = (None, None);
-    if popup {
-        let poll = callback(shared, poll);
-        interval =
-            window.set_interval_with_callback_and_timeout_and_arguments_0(poll.as_ref().unchecked_ref(), POLL_MS).ok();
-        callbacks.push(poll);
-        let weak = Rc::downgrade(shared);
-        let state = shared.borrow().state.clone();
-        listener = Some(Listener::new(state, move |result| {
-            if let Some(s) = weak.upgrade() {
-                on_result(&s, result);
-            }
-        }));
-    }
-    let signal = shared.borrow().signal.clone();
-    let on_abort = signal.map(|signal| {
-        let on_abort = callback(shared, |s| finish(s, Err(Error::new(ErrorCode::Aborted, "the signal aborted")), true));
-        let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-        on_abort
-    });
-    let mut flow = shared.borrow_mut();
-    flow.on_abort = on_abort;
-    flow.timer = timer;
-    flow.interval = interval;
-    flow.listener = listener;
-    flow.callbacks = callbacks;
-}
-
-async fn create_and_navigate(shared: Shared, session: SessionOptions, state: String) {
-    let result = fetch::login_page(&session, &state).await;
-    if shared.borrow().settled {
-        return;
-    }
-    let login_page = match result {
-        Ok(page) => page,
-        Err(e) => return finish(&shared, Err(e), true),
-    };
-    let mut flow = shared.borrow_mut();
-    match &flow.tab {
-        Some(tab) if tab.is_closed() => {
-            drop(flow);
-            finish(&shared, Err(closed_on_our_page()), false);
-        }
-        Some(tab) => {
-            tab.navigate(&login_page);
-            flow.left_for_terra = true;
-        }
-        None => {
-            drop(flow);
-            if let Some(window) = web_sys::window() {
-                let _ = window.location().assign(&login_page);
-            }
-        }
-    }
-}
-
 fn closed_on_our_page() -> Error {
     Error::new(ErrorCode::PopupClosed, "the tab was closed before it reached Terra")
 }
 
-/// Every [`POLL_MS`]: a result stored by the other tab, or the tab closing.
-fn poll(shared: &Shared) {
-    let state = shared.borrow().state.clone();
-    if let Some(result) = channel::take_stored(&state) {
-        return on_result(shared, result);
-    }
-    let flow = shared.borrow();
-    if flow.settled || flow.verifying || !flow.tab.as_ref().is_some_and(Tab::is_closed) {
-        return;
-    }
-    if !flow.left_for_terra {
-        drop(flow);
-        return finish(shared, Err(closed_on_our_page()), false);
-    }
-    if flow.reject_on_tab_close {
-        drop(flow);
-        let error =
-            Error::new(ErrorCode::PopupClosed, "the tab was closed (or reads closed) before the result arrived");
-        return finish(shared, Err(error), false);
-    }
-    if flow.close_reported {
-        return;
-    }
-    // A tab on a page with Cross-Origin-Opener-Policy reads closed while it is alive: report
-    // it and keep listening until the result, the timeout or an abort.
-    let report = flow.on_tab_closed.clone();
-    drop(flow);
-    shared.borrow_mut().close_reported = true;
-    if let Some(report) = report {
-        let _ = report.call0(&JsValue::UNDEFINED);
-    }
-}
+type Step = Result<u8, JsValue>;
 
-fn on_result(shared: &Shared, result: Redirect) {
-    let value = redirect_to_js(&result);
-    let verify_with = {
-        let mut flow = shared.borrow_mut();
-        if flow.settled || flow.verifying {
-            return;
-        }
-        let verify_with = flow.verify_with.clone().filter(|_| result.outcome == Outcome::Success);
-        flow.verifying = verify_with.is_some();
-        verify_with
-    };
-    match (result.outcome, verify_with) {
-        (Outcome::Success, Some((how, proxy_url, reference_id))) => {
-            let shared = shared.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let user_id = result.user_id.as_deref().unwrap_or_default();
-                let checked = match (user_id, how) {
-                    ("", _) => Err(Error::new(ErrorCode::NotVerified, "the redirect carried no user id")),
-                    (id, Verify::Proxy) => {
-                        fetch::verify_connection(&proxy_url, "/connection", id, reference_id.as_deref()).await
-                    }
-                    // Long polls until Terra's signed event arrives; the flow's timeout ends the wait.
-                    (id, Verify::Webhook) => loop {
-                        let path = "/connection/webhook?wait_ms=20000";
-                        match fetch::verify_connection(&proxy_url, path, id, reference_id.as_deref()).await {
-                            Err(e) if e.code == ErrorCode::NotVerified && !shared.borrow().settled => continue,
-                            other => break other,
-                        }
-                    },
-                };
-                let _ = js_sys::Reflect::set(&value, &JsValue::from_str("verified"), &JsValue::TRUE);
-                finish(&shared, checked.map(|()| value), false);
-            });
-        }
-        (Outcome::Success, None) => finish_with(shared, Ok(value), false),
-        (Outcome::Failure, _) => {
-            let error = to_js_error(Error::new(ErrorCode::AuthFailed, "the person came back through the failure URL"));
-            let _ = js_sys::Reflect::set(&error, &JsValue::from_str("result"), &value);
-            finish_with(shared, Err(error), false)
+impl Flow {
+    fn new(session: SessionOptions, stage: Stage, state: Option<String>, tab: Option<Tab>) -> Flow {
+        Flow {
+            session,
+            stage,
+            state,
+            tab,
+            verify: None,
+            reject_on_tab_close: false,
+            left_for_terra: false,
+            close_reported: false,
+            result: JsValue::UNDEFINED,
         }
     }
-}
 
-fn finish(shared: &Shared, outcome: Result<JsValue, Error>, close_tab: bool) {
-    finish_with(shared, outcome.map_err(to_js_error), close_tab)
-}
-
-/// Settles the promise once and undoes everything the flow set up.
-fn finish_with(shared: &Shared, outcome: Result<JsValue, JsValue>, close_tab: bool) {
-    let mut flow = shared.borrow_mut();
-    if flow.settled {
-        return;
-    }
-    flow.settled = true;
-    if let Some(window) = web_sys::window() {
-        if let Some(id) = flow.timer.take() {
-            window.clear_timeout_with_handle(id);
+    /// Settles: forgets the state's storage, closes the tab when `close_tab`, and returns
+    /// `error` for the driver to reject with.
+    fn end(&mut self, error: JsValue, close_tab: bool) -> JsValue {
+        self.stage = Stage::Over;
+        if let Some(state) = &self.state {
+            storage::remove(&state::key(state::PENDING_PREFIX, state));
+            storage::remove(&state::key(state::RESULT_PREFIX, state));
         }
-        if let Some(id) = flow.interval.take() {
-            window.clear_interval_with_handle(id);
-        }
-    }
-    storage::remove(&state::key(state::PENDING_PREFIX, &flow.state));
-    storage::remove(&state::key(state::RESULT_PREFIX, &flow.state));
-    if close_tab {
-        if let Some(tab) = &flow.tab {
+        if let (true, Some(tab)) = (close_tab, &self.tab) {
             tab.close();
         }
+        error
     }
-    let callbacks = std::mem::take(&mut flow.callbacks);
-    let on_abort = flow.on_abort.take();
-    if let (Some(signal), Some(on_abort)) = (&flow.signal, &on_abort) {
-        let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+
+    fn fail(&mut self, error: Error, close_tab: bool) -> Step {
+        Err(self.end(to_js_error(error), close_tab))
     }
-    let listener = flow.listener.take();
-    let (resolve, reject) = (flow.resolve.clone(), flow.reject.clone());
-    drop(flow);
-    // The callback running now may be one of these: free them after it returns.
-    wasm_bindgen_futures::spawn_local(async move {
-        drop((callbacks, on_abort, listener));
-    });
-    let _ = match outcome {
-        Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value),
-        Err(error) => reject.call1(&JsValue::UNDEFINED, &error),
-    };
+
+    fn done(&mut self, result: JsValue) -> Step {
+        self.end(JsValue::UNDEFINED, false);
+        self.result = result;
+        Ok(Next::Done as u8)
+    }
+
+    /// A result for this flow's state arrived.
+    fn arrived(&mut self, result: Redirect) -> Step {
+        if !matches!(self.stage, Stage::LoginPage | Stage::Waiting) {
+            return Ok(Next::Wait as u8);
+        }
+        let value = redirect_to_js(&result);
+        match (result.outcome, self.verify) {
+            (Outcome::Failure, _) => {
+                let error = to_js_error(Error::new(ErrorCode::AuthFailed, "the person came back through the failure URL"));
+                let _ = Reflect::set(&error, &JsValue::from_str("result"), &value);
+                Err(self.end(error, false))
+            }
+            (Outcome::Success, None) => self.done(value),
+            (Outcome::Success, Some(how)) => match result.user_id.filter(|id| !id.is_empty()) {
+                None => self.fail(Error::new(ErrorCode::NotVerified, "the redirect carried no user id"), false),
+                Some(user_id) => {
+                    self.result = value;
+                    self.stage = Stage::Verifying(how, user_id);
+                    Ok(Next::Send as u8)
+                }
+            },
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Flow {
+    /// The URL of the request to send now.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        match &self.stage {
+            Stage::Verifying(how, user_id) => {
+                let path = match how {
+                    Verify::Proxy => "/connection",
+                    // A long poll; the flow's timeout ends the wait.
+                    Verify::Webhook => "/connection/webhook?wait_ms=20000",
+                };
+                wire::connection_endpoint(&self.session.proxy_url, path, user_id, self.session.reference_id.as_deref())
+            }
+            _ => wire::endpoint(&self.session),
+        }
+    }
+
+    /// The JSON body of the request to send now; `None` for a GET.
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> Option<String> {
+        match self.stage {
+            Stage::Verifying(..) => None,
+            _ => Some(wire::request_body(&self.session, self.state.as_deref())),
+        }
+    }
+
+    /// What the promise resolves with, once a step answered [`Next::Done`].
+    #[wasm_bindgen(getter)]
+    pub fn result(&self) -> JsValue {
+        self.result.clone()
+    }
+
+    /// The proxy answered the request with `status` and the body `text`.
+    pub fn answer(&mut self, status: u16, text: &str) -> Step {
+        let fields = read_response(text);
+        match &self.stage {
+            Stage::Session => match wire::interpret(status, fields) {
+                Ok(session) => self.done(session_to_js(&session)),
+                Err(e) => self.fail(e, false),
+            },
+            Stage::LoginPage => {
+                let page = match wire::interpret_login(&self.session.target, status, fields) {
+                    Ok(page) => page,
+                    Err(e) => return self.fail(e, true),
+                };
+                match &self.tab {
+                    Some(tab) if tab.is_closed() => return self.fail(closed_on_our_page(), false),
+                    Some(tab) => {
+                        tab.navigate(&page);
+                        self.left_for_terra = true;
+                    }
+                    None => {
+                        if let Some(window) = web_sys::window() {
+                            let _ = window.location().assign(&page);
+                        }
+                    }
+                }
+                self.stage = Stage::Waiting;
+                Ok(Next::Wait as u8)
+            }
+            Stage::Verifying(how, user_id) => match (*how, wire::interpret_connection(status, user_id, fields)) {
+                (_, Ok(())) => {
+                    let result = self.result.clone();
+                    let _ = Reflect::set(&result, &JsValue::from_str("verified"), &JsValue::TRUE);
+                    self.done(result)
+                }
+                // Terra's signed event has not arrived yet: ask again.
+                (Verify::Webhook, Err(e)) if e.code == ErrorCode::NotVerified => Ok(Next::Send as u8),
+                (_, Err(e)) => self.fail(e, false),
+            },
+            Stage::Waiting | Stage::Over => Ok(Next::Wait as u8),
+        }
+    }
+
+    /// A BroadcastChannel message: a result when it carries this flow's state.
+    pub fn message(&mut self, data: JsValue) -> Step {
+        let result = data.as_string().and_then(|m| redirect::from_query(&m));
+        match (result, &self.state) {
+            (Some(result), Some(state)) if result.state.as_ref() == Some(state) => {
+                storage::remove(&state::key(state::RESULT_PREFIX, state));
+                self.arrived(result)
+            }
+            _ => Ok(Next::Wait as u8),
+        }
+    }
+
+    /// Every 500 ms and on each storage event: a result stored by the other tab, or the tab closing.
+    pub fn tick(&mut self) -> Step {
+        if let Some(result) = self.state.as_deref().and_then(channel::take_stored) {
+            return self.arrived(result);
+        }
+        if !matches!(self.stage, Stage::LoginPage | Stage::Waiting) || !self.tab.as_ref().is_some_and(Tab::is_closed) {
+            return Ok(Next::Wait as u8);
+        }
+        if !self.left_for_terra {
+            return self.fail(closed_on_our_page(), false);
+        }
+        if self.reject_on_tab_close {
+            let error =
+                Error::new(ErrorCode::PopupClosed, "the tab was closed (or reads closed) before the result arrived");
+            return self.fail(error, false);
+        }
+        if self.close_reported {
+            return Ok(Next::Wait as u8);
+        }
+        // A tab on a page with Cross-Origin-Opener-Policy reads closed while it is alive: report
+        // it and keep waiting for the result, the timeout or an abort.
+        self.close_reported = true;
+        Ok(Next::TabClosed as u8)
+    }
+
+    /// The timeout, the abort signal or a failed request: settle with `error`. The tab is closed
+    /// unless the result already came back through it.
+    pub fn cancel(&mut self, error: JsValue) -> Step {
+        let close_tab = !matches!(self.stage, Stage::Verifying(..));
+        Err(self.end(error, close_tab))
+    }
 }

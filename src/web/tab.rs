@@ -19,11 +19,10 @@ impl Tab {
     /// the app could no longer close the tab on timeout or abort once it shows Terra's pages
     /// (a cross-origin tab may be closed only by its opener). Results never travel through
     /// `window.opener`, so providers that sever it with COOP break nothing.
-    pub fn open() -> Result<Tab> {
+    pub fn open(window: &Window) -> Result<Tab> {
         let blocked = || {
             Error::new(ErrorCode::PopupBlocked, "the browser blocked the new tab; call connect() from a click handler")
         };
-        let window = web_sys::window().ok_or_else(blocked)?;
         let tab = window.open_with_url_and_target("", "_blank").ok().flatten().ok_or_else(blocked)?;
         if let Some(body) = tab.document().and_then(|d| d.body()) {
             body.set_inner_html(CONNECTING_PAGE);
