@@ -63,11 +63,14 @@ pub struct Error {
 
 impl Error {
     /// An error with a code and a message.
+    // Never inlined: errors are built at dozens of call sites, and each inlined copy costs wasm.
+    #[inline(never)]
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Error { code, message: message.into(), status: None }
     }
 
     /// An [`ErrorCode::InvalidArgument`] error naming the offending option.
+    #[inline(never)]
     pub fn invalid(option: &str, problem: &str) -> Self {
         let mut message = String::with_capacity(option.len() + problem.len() + 1);
         message.push_str(option);

@@ -27,6 +27,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "wasm32")]
+pub mod alloc;
 pub mod error;
 pub mod options;
 pub mod redirect;
@@ -36,6 +38,10 @@ pub mod web;
 pub mod wire;
 
 use wasm_bindgen::prelude::*;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: alloc::SizeClasses = alloc::SizeClasses::new();
 
 use crate::error::Result;
 use crate::options::{SessionOptions, Target};
@@ -214,7 +220,7 @@ pub fn complete_redirect(options: Option<JsCompleteOptions>) -> core::result::Re
 }
 
 fn current_href() -> String {
-    web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+    crate::web::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
 }
 
 /// Parses the success or failure URL Terra sent the person back to (default:

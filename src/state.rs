@@ -67,6 +67,14 @@ fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// A decimal `u64` of 1 to 19 digits (no sign, no overflow); `str::parse` costs more wasm.
+fn parse_u64(digits: &str) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0')))
+}
+
 impl Pending {
     /// The record as stored: a query string.
     pub fn to_record(&self) -> String {
@@ -94,8 +102,8 @@ impl Pending {
         Some(Pending {
             resource: get("resource").filter(|r| !r.is_empty())?,
             reference_id: get("reference_id"),
-            started_ms: get("started")?.parse().ok()?,
-            expires_ms: get("expires")?.parse().ok()?,
+            started_ms: parse_u64(&get("started")?)?,
+            expires_ms: parse_u64(&get("expires")?)?,
             opened_tab: match get("tab")?.as_str() {
                 "1" => true,
                 "0" => false,

@@ -15,30 +15,61 @@ pub struct Absolute<'a> {
     pub has_userinfo: bool,
 }
 
+/// The index of the first byte of `text` in `set` (ASCII bytes, so always a char boundary).
+///
+/// The crate searches with these byte helpers rather than `str::find` and friends: core's
+/// substring and char searchers are several kilobytes of wasm.
+pub fn find_byte(text: &str, set: &[u8]) -> Option<usize> {
+    text.bytes().position(|b| set.iter().any(|&s| s == b))
+}
+
+/// `text` split around the first `sep` (an ASCII byte), or `None` without one.
+pub fn split_once_byte(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = find_byte(text, &[sep])?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// `text` before the first byte in `set`, or all of it.
+fn before<'a>(text: &'a str, set: &[u8]) -> &'a str {
+    &text[..find_byte(text, set).unwrap_or(text.len())]
+}
+
+/// `text` after the last `sep` (an ASCII byte), or all of it.
+fn after_last(text: &str, sep: u8) -> &str {
+    match text.bytes().rposition(|b| b == sep) {
+        Some(at) => &text[at + 1..],
+        None => text,
+    }
+}
+
+/// The `sep`-separated pieces of `text` that are not empty.
+fn pieces(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    core::iter::from_fn(move || loop {
+        let current = rest?;
+        let (piece, tail) = split_once_byte(current, sep).map_or((current, None), |(p, t)| (p, Some(t)));
+        rest = tail;
+        if !piece.is_empty() {
+            return Some(piece);
+        }
+    })
+}
+
 /// Splits `url` into [`Absolute`] parts, or `None` when it is not `scheme://authority...`.
 pub fn split_absolute(url: &str) -> Option<Absolute<'_>> {
-    let colon = url.find("://")?;
-    let scheme = &url[..colon];
-    let mut chars = scheme.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+    // A scheme has no ':', so the first ':' must be the one of "://".
+    let (scheme, rest) = split_once_byte(url, b':')?;
+    let rest = rest.strip_prefix("//")?;
+    let mut bytes = scheme.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    if !first_ok || !bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) {
         return None;
     }
-    let rest = &url[colon + 3..];
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let (has_userinfo, host_port) = match authority.rfind('@') {
-        Some(at) => (true, &authority[at + 1..]),
-        None => (false, authority),
-    };
-    let host = if host_port.starts_with('[') {
-        match host_port.find(']') {
-            Some(close) => &host_port[..=close],
-            None => return None,
-        }
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
+    let authority = before(rest, b"/?#");
+    let host_port = after_last(authority, b'@');
+    let has_userinfo = host_port.len() != authority.len();
+    let host =
+        if host_port.starts_with('[') { &host_port[..=find_byte(host_port, b"]")?] } else { before(host_port, b":") };
     Some(Absolute { scheme, host, has_userinfo })
 }
 
@@ -52,9 +83,8 @@ pub fn origin_of(url: &str) -> Option<String> {
         "http" => ":80",
         _ => return None,
     };
-    let rest = &url[parts.scheme.len() + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host_port = authority.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    let authority = before(&url[parts.scheme.len() + 3..], b"/?#");
+    let host_port = after_last(authority, b'@').to_ascii_lowercase();
     let host_port = host_port.strip_suffix(default_port).unwrap_or(&host_port);
     if host_port.is_empty() {
         return None;
@@ -71,29 +101,27 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 fn is_ipv4_loopback(host: &str) -> bool {
-    let mut octets = 0;
-    for part in host.split('.') {
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
+    // Four dot-separated groups of one to three digits, the first one 127.
+    let (mut groups, mut digits) = (0, 0);
+    for b in host.bytes().chain([b'.']) {
+        match b {
+            b'0'..=b'9' if digits < 3 => digits += 1,
+            b'.' if digits > 0 => (groups, digits) = (groups + 1, 0),
+            _ => return false,
         }
-        octets += 1;
     }
-    octets == 4 && host.starts_with("127.")
+    groups == 4 && host.starts_with("127.")
 }
 
 /// The query string of `url` (between `?` and `#`, without either), empty when absent.
 pub fn query_of(url: &str) -> &str {
-    let before_fragment = url.split('#').next().unwrap_or("");
-    match before_fragment.find('?') {
-        Some(q) => &before_fragment[q + 1..],
-        None => "",
-    }
+    split_once_byte(before(url, b"#"), b'?').map_or("", |(_, query)| query)
 }
 
 /// Decoded `(name, value)` pairs of a query string, in order; empty segments are skipped.
 pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|s| !s.is_empty()).map(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    pieces(query, b'&').map(|pair| {
+        let (name, value) = split_once_byte(pair, b'=').unwrap_or((pair, ""));
         (decode(name), decode(value))
     })
 }
@@ -103,8 +131,8 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
     query_pairs(query).find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
-/// Percent-decodes a query component; `+` is a space, malformed escapes stay as written,
-/// and invalid UTF-8 becomes U+FFFD.
+/// Percent-decodes a query component; `+` is a space and malformed escapes stay as written.
+/// When the escapes decode to invalid UTF-8, the component is kept exactly as written.
 pub fn decode(component: &str) -> String {
     let bytes = component.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -123,10 +151,7 @@ pub fn decode(component: &str) -> String {
         }
         i += 1;
     }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+    String::from_utf8(out).unwrap_or_else(|_| component.to_owned())
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -141,29 +166,25 @@ fn hex(b: u8) -> Option<u8> {
 /// Percent-encodes `text` for a query component (everything but `A-Z a-z 0-9 - . _ ~`).
 pub fn encode(text: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(text.len());
+    let mut out = Vec::with_capacity(text.len());
     for &b in text.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
+            out.push(b);
         } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    out
+    // Only ASCII was pushed; the check is kept because it is cheaper than `unsafe`.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `url` with `name=value` appended to its query, before any fragment; the existing query
 /// is kept as it is.
 pub fn append_param(url: &str, name: &str, value: &str) -> String {
-    let (base, fragment) = match url.find('#') {
-        Some(f) => url.split_at(f),
-        None => (url, ""),
-    };
+    let (base, fragment) = url.split_at(find_byte(url, b"#").unwrap_or(url.len()));
     let mut out = String::with_capacity(url.len() + name.len() + value.len() + 8);
     out.push_str(base);
-    if !base.contains('?') {
+    if find_byte(base, b"?").is_none() {
         out.push('?');
     } else if !(base.ends_with('?') || base.ends_with('&')) {
         out.push('&');
@@ -178,19 +199,15 @@ pub fn append_param(url: &str, name: &str, value: &str) -> String {
 /// `url` without the query parameters whose names `drop` accepts; other parameters, their
 /// order and their exact spelling, and the fragment are kept. A query left empty is removed.
 pub fn remove_params(url: &str, drop: impl Fn(&str) -> bool) -> String {
-    let (base, fragment) = match url.find('#') {
-        Some(f) => url.split_at(f),
-        None => (url, ""),
-    };
-    let (path, query) = match base.find('?') {
-        Some(q) => (&base[..q], &base[q + 1..]),
-        None => return url.to_owned(),
+    let (base, fragment) = url.split_at(find_byte(url, b"#").unwrap_or(url.len()));
+    let Some((path, query)) = split_once_byte(base, b'?') else {
+        return url.to_owned();
     };
     let mut out = String::with_capacity(url.len());
     out.push_str(path);
     let mut sep = '?';
-    for segment in query.split('&').filter(|s| !s.is_empty()) {
-        let name = segment.split('=').next().unwrap_or("");
+    for segment in pieces(query, b'&') {
+        let name = before(segment, b"=");
         if !drop(&decode(name)) {
             out.push(sep);
             out.push_str(segment);
@@ -262,7 +279,7 @@ mod tests {
         assert_eq!(decode("%E2%9C%93%20ok"), "\u{2713} ok");
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%zz%4"), "%zz%4");
-        assert_eq!(decode("%ff"), "\u{fffd}");
+        assert_eq!(decode("%ff"), "%ff");
         assert_eq!(decode("a%2Bb"), "a+b");
     }
 

@@ -57,7 +57,7 @@ pub fn connection_endpoint(proxy_url: &str, path: &str, user_id: &str, reference
     let mut out = String::with_capacity(proxy_url.len() + 96);
     out.push_str(proxy_url);
     out.push_str(path);
-    out.push_str(if path.contains('?') { "&user_id=" } else { "?user_id=" });
+    out.push_str(if url::find_byte(path, b"?").is_some() { "&user_id=" } else { "?user_id=" });
     out.push_str(&url::encode(user_id));
     if let Some(reference_id) = reference_id {
         out.push_str("&reference_id=");

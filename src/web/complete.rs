@@ -21,7 +21,7 @@ pub fn complete(href: &str, is_current_location: bool, close_tab: bool) -> Resul
     if pending.opened_tab {
         channel::deliver(&result);
     }
-    let window = web_sys::window();
+    let window = crate::web::window();
     if is_current_location {
         if let Some(history) = window.as_ref().and_then(|w| w.history().ok()) {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&redirect::strip(href)));

@@ -100,7 +100,7 @@ fn start(session: SessionOptions, options: &FlowOptions, hooks: &Hooks) -> Resul
     if hooks.signal.as_ref().is_some_and(AbortSignal::aborted) {
         return Err(Error::new(ErrorCode::Aborted, "the signal was already aborted; nothing was opened"));
     }
-    let window = web_sys::window().ok_or_else(|| Error::invalid("connect()", "runs in a browser page"))?;
+    let window = crate::web::window().ok_or_else(|| Error::invalid("connect()", "runs in a browser page"))?;
     options::require_same_origin_redirects(&session, &window.location().origin().unwrap_or_default())?;
     let tab = match options.mode {
         Mode::Redirect => None,
@@ -198,7 +198,8 @@ impl Flow {
         let value = redirect_to_js(&result);
         match (result.outcome, self.verify) {
             (Outcome::Failure, _) => {
-                let error = to_js_error(Error::new(ErrorCode::AuthFailed, "the person came back through the failure URL"));
+                let error =
+                    to_js_error(Error::new(ErrorCode::AuthFailed, "the person came back through the failure URL"));
                 let _ = Reflect::set(&error, &JsValue::from_str("result"), &value);
                 Err(self.end(error, false))
             }
@@ -268,7 +269,7 @@ impl Flow {
                         self.left_for_terra = true;
                     }
                     None => {
-                        if let Some(window) = web_sys::window() {
+                        if let Some(window) = crate::web::window() {
                             let _ = window.location().assign(&page);
                         }
                     }

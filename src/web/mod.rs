@@ -8,3 +8,20 @@ pub mod flow;
 pub mod js;
 pub mod storage;
 pub mod tab;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_namespace = globalThis, js_name = window)]
+    static WINDOW: JsValue;
+}
+
+/// The page's `window`, or `None` outside a page (a worker, Node).
+///
+/// Read straight from `globalThis.window`: `crate::web::window()` first looks up the global
+/// object four ways, which costs bytes in both the wasm and the JavaScript glue.
+pub fn window() -> Option<web_sys::Window> {
+    WINDOW.with(|w| w.dyn_ref::<web_sys::Window>().cloned())
+}

@@ -4,7 +4,7 @@
 use web_sys::Storage;
 
 fn local() -> Option<Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+    crate::web::window()?.local_storage().ok().flatten()
 }
 
 /// The value at `key`.
