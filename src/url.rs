@@ -19,6 +19,8 @@ pub struct Absolute<'a> {
 ///
 /// The crate searches with these byte helpers rather than `str::find` and friends: core's
 /// substring and char searchers are several kilobytes of wasm.
+// `set.contains` would call core's memchr, which is larger than this loop in wasm.
+#[allow(clippy::manual_contains)]
 pub fn find_byte(text: &str, set: &[u8]) -> Option<usize> {
     text.bytes().position(|b| set.iter().any(|&s| s == b))
 }
