@@ -79,21 +79,24 @@ pub fn read_complete_options(value: &JsValue) -> Result<(Option<String>, bool)> 
     Ok((href, close_tab.unwrap_or(true)))
 }
 
-/// The option `key` of `object`: absent, `undefined` and `null` are `None`; a value `cast`
-/// cannot read is an `invalid_argument` error saying `problem`.
-fn typed_option<T>(
-    object: &JsValue,
-    key: &str,
-    problem: &str,
-    cast: impl Fn(&JsValue) -> Option<T>,
-) -> Result<Option<T>> {
-    let value = Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    cast(&value).map(Some).ok_or_else(|| Error::invalid(key, problem))
+/// The option `key` of `object`; `None` when absent, `undefined` or `null`.
+// One shared, never-inlined reader: each inlined copy of this costs bytes of wasm.
+#[inline(never)]
+fn field(object: &JsValue, key: &str) -> Option<JsValue> {
+    let value = Reflect::get(object, &JsValue::from_str(key)).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
 }
 
+/// The option `key` of `object` read by `cast`; a value `cast` cannot read is an
+/// `invalid_argument` error saying `problem`.
+fn typed_option<T>(object: &JsValue, key: &str, problem: &str, cast: fn(&JsValue) -> Option<T>) -> Result<Option<T>> {
+    match field(object, key) {
+        None => Ok(None),
+        Some(value) => cast(&value).map(Some).ok_or_else(|| Error::invalid(key, problem)),
+    }
+}
+
+#[inline(never)]
 fn string_option(object: &JsValue, key: &str) -> Result<Option<String>> {
     typed_option(object, key, "must be a string", JsValue::as_string)
 }
