@@ -22,8 +22,9 @@
 //! README.md has the whole story: the flow, the options, the error codes, the proxy contract.
 //!
 //! Layout: the pure modules ([`options`], [`wire`], [`redirect`], [`state`], [`url`], [`error`]) hold
-//! every decision and are tested natively; [`web`] is the thin `web-sys` layer; this file
-//! holds only the `#[wasm_bindgen]` exports.
+//! every decision and are tested natively; [`web`] is the thin, synchronous `web-sys` layer
+//! (`js/driver.js` does the waiting: fetch, timers, listeners); `alloc` (wasm only) is the module's small
+//! allocator; this file holds only the `#[wasm_bindgen]` exports.
 
 #![warn(missing_docs)]
 
