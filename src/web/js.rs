@@ -25,45 +25,74 @@ pub fn to_js_error(error: Error) -> JsValue {
     TerraConnectError::new(error.code.as_str(), &error.message, error.status).into()
 }
 
+/// Reads the fields of one options object, keeping the first problem instead of returning
+/// at it: one drop path for everything read so far, rather than one per `?`, keeps the wasm
+/// small. The caller gets the same first problem either way.
+struct Reader<'a> {
+    object: &'a JsValue,
+    problem: Option<Error>,
+}
+
+impl Reader<'_> {
+    fn read<T>(&mut self, key: &str, problem: &str, cast: fn(&JsValue) -> Option<T>) -> Option<T> {
+        typed_option(self.object, key, problem, cast).unwrap_or_else(|e| {
+            self.problem.get_or_insert(e);
+            None
+        })
+    }
+
+    fn text(&mut self, key: &str) -> Option<String> {
+        self.read(key, "must be a string", JsValue::as_string)
+    }
+
+    fn finish<T>(self, value: T) -> Result<T> {
+        self.problem.map_or(Ok(value), Err)
+    }
+}
+
 /// Reads an options object: each known key absent, `undefined`, `null` or a string.
 pub fn read_options(value: &JsValue) -> Result<RawOptions> {
     if !value.is_object() {
         return Err(Error::new(ErrorCode::InvalidArgument, "options must be an object"));
     }
-    Ok(RawOptions {
-        proxy_url: string_option(value, "proxyUrl")?,
-        resource: string_option(value, "resource")?,
-        providers: typed_option(value, "providers", "must be an array of provider names", |v| {
+    let mut r = Reader { object: value, problem: None };
+    let raw = RawOptions {
+        proxy_url: r.text("proxyUrl"),
+        resource: r.text("resource"),
+        providers: r.read("providers", "must be an array of provider names", |v| {
             let array = v.dyn_ref::<js_sys::Array>()?;
             array.iter().map(|p| p.as_string()).collect()
-        })?,
-        reference_id: string_option(value, "referenceId")?,
-        success_url: string_option(value, "successUrl")?,
-        failure_url: string_option(value, "failureUrl")?,
-        language: string_option(value, "language")?,
-    })
+        }),
+        reference_id: r.text("referenceId"),
+        success_url: r.text("successUrl"),
+        failure_url: r.text("failureUrl"),
+        language: r.text("language"),
+    };
+    r.finish(raw)
 }
 
 /// Reads `connect()`'s own options: `mode`, `fallback`, `timeoutMs`, `rejectOnTabClose`,
 /// `signal` (an `AbortSignal`) and `onTabClosed` (a function).
 pub fn read_flow_options(value: &JsValue) -> Result<(RawFlowOptions, Hooks)> {
+    let mut r = Reader { object: value, problem: None };
     let raw = RawFlowOptions {
-        mode: string_option(value, "mode")?,
-        fallback: string_option(value, "fallback")?,
-        timeout_ms: typed_option(value, "timeoutMs", "must be a number", JsValue::as_f64)?,
-        reject_on_tab_close: typed_option(value, "rejectOnTabClose", "must be a boolean", JsValue::as_bool)?,
-        verify: typed_option(value, "verify", "must be true, false or \"webhook\"", |v| match v.as_bool() {
-            Some(true) => Some(Some("proxy".to_owned())),
-            Some(false) => Some(None),
-            None => v.as_string().map(Some),
-        })?
-        .flatten(),
+        mode: r.text("mode"),
+        fallback: r.text("fallback"),
+        timeout_ms: r.read("timeoutMs", "must be a number", JsValue::as_f64),
+        reject_on_tab_close: r.read("rejectOnTabClose", "must be a boolean", JsValue::as_bool),
+        verify: r
+            .read("verify", "must be true, false or \"webhook\"", |v| match v.as_bool() {
+                Some(true) => Some(Some("proxy".to_owned())),
+                Some(false) => Some(None),
+                None => v.as_string().map(Some),
+            })
+            .flatten(),
     };
     let hooks = Hooks {
-        signal: typed_option(value, "signal", "must be an AbortSignal", |v| v.dyn_ref().cloned())?,
-        on_tab_closed: typed_option(value, "onTabClosed", "must be a function", |v| v.dyn_ref().cloned())?,
+        signal: r.read("signal", "must be an AbortSignal", |v| v.dyn_ref().cloned()),
+        on_tab_closed: r.read("onTabClosed", "must be a function", |v| v.dyn_ref().cloned()),
     };
-    Ok((raw, hooks))
+    r.finish((raw, hooks))
 }
 
 /// Reads `completeRedirect()`'s options: `href` (a string) and `closeTab` (a boolean).
