@@ -17,6 +17,8 @@ wasm-bindgen --target web --out-dir pkg --out-name terra_connect \
   target/pkg/wasm32-unknown-unknown/wasm-release/terra_connect.wasm
 # binaryen 132 from npm (Debian's wasm-opt 108 breaks wasm-bindgen 0.2.130 output in Chromium).
 wasm-opt -Oz pkg/terra_connect_bg.wasm -o pkg/terra_connect_bg.wasm
+# Short import and export names in the .wasm and the glue (see the script).
+python3 "$ROOT/scripts/minify-wasm-names.py" pkg
 
 snippet="$(cd pkg && ls snippets/*/js/error.js)"
 version="$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="terra-connect"))')"
