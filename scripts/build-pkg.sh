@@ -19,6 +19,9 @@ wasm-bindgen --target web --out-dir pkg --out-name terra_connect \
 wasm-opt -Oz pkg/terra_connect_bg.wasm -o pkg/terra_connect_bg.wasm
 # Short import and export names in the .wasm and the glue (see the script).
 python3 "$ROOT/scripts/minify-wasm-names.py" pkg
+# Last: drop the custom sections browsers ignore (producers, target features; without the
+# latter, wasm-opt could no longer read the module's features, hence last).
+wasm-opt --strip-producers --strip-target-features pkg/terra_connect_bg.wasm -o pkg/terra_connect_bg.wasm
 
 snippet="$(cd pkg && ls snippets/*/js/error.js)"
 version="$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="terra-connect"))')"
