@@ -42,13 +42,13 @@ export function ask(flow) {
 
 /**
  * connect(), once the tab is open: sends the session request, then waits for the first of the
- * result (BroadcastChannel, storage event, a poll every 500 ms), the tab closing, the timeout
- * and the abort signal. Settles once and removes every watcher.
+ * result (on the BroadcastChannel `channelName`, a storage event, a poll every 500 ms), the tab
+ * closing, the timeout and the abort signal. Settles once and removes every watcher.
  */
-export function drive(flow, timeoutMs, signal, onTabClosed) {
+export function drive(flow, channelName, timeoutMs, signal, onTabClosed) {
   return new Promise((resolve, reject) => {
     let live = true;
-    const channel = new BroadcastChannel('terra-connect');
+    const channel = new BroadcastChannel(channelName);
     const stop = (error) => {
       live = false;
       clearTimeout(timer);

@@ -13,7 +13,7 @@ use core::arch::wasm32;
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 
-const PAGE: usize = 65536;
+const PAGE: u64 = 65536;
 
 /// The allocator; see the module docs.
 pub struct SizeClasses(UnsafeCell<State>);
@@ -21,9 +21,10 @@ pub struct SizeClasses(UnsafeCell<State>);
 struct State {
     /// `free[k]`: the first free block of size `2^k`; each free block stores the next one.
     free: [*mut u8; usize::BITS as usize],
-    /// Where the next new block may start, and where the memory grown so far ends.
-    next: usize,
-    end: usize,
+    /// Where the next new block may start, and where the memory grown so far ends. In `u64`,
+    /// so that nothing overflows near wasm32's 4 GiB.
+    next: u64,
+    end: u64,
 }
 
 // SAFETY: wasm32-unknown-unknown without atomics runs one thread; see the module docs.
@@ -42,14 +43,18 @@ impl Default for SizeClasses {
     }
 }
 
-/// The size class of `layout`: `k` for blocks of `2^k` bytes (at least 8, room for a pointer).
-fn class(layout: Layout) -> usize {
-    layout.size().max(layout.align()).max(8).next_power_of_two().trailing_zeros() as usize
+/// The size class of `layout`: `k` for blocks of `2^k` bytes (at least 8, room for a pointer);
+/// `None` when no power of two of `usize` holds it.
+fn class(layout: Layout) -> Option<usize> {
+    let size = layout.size().max(layout.align()).max(8).checked_next_power_of_two()?;
+    Some(size.trailing_zeros() as usize)
 }
 
 unsafe impl GlobalAlloc for SizeClasses {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let k = class(layout);
+        let Some(k) = class(layout) else {
+            return null_mut();
+        };
         // SAFETY: single-threaded and never re-entered (see the module docs).
         let s = unsafe { &mut *self.0.get() };
         let head = s.free[k];
@@ -58,28 +63,33 @@ unsafe impl GlobalAlloc for SizeClasses {
             s.free[k] = unsafe { *(head as *mut *mut u8) };
             return head;
         }
-        let size = 1usize << k;
+        let size = 1u64 << k;
         let mut start = (s.next + size - 1) & !(size - 1);
         if start + size > s.end {
             // Twice the size covers the alignment gap.
             let pages = (2 * size).div_ceil(PAGE);
-            let old = wasm32::memory_grow(0, pages);
+            let old = wasm32::memory_grow(0, pages as usize);
             if old == usize::MAX {
                 return null_mut();
             }
-            if old * PAGE != s.end {
+            let base = old as u64 * PAGE;
+            if base != s.end {
                 // First growth (or someone else grew memory): start in the new pages.
-                s.next = old * PAGE;
+                s.next = base;
             }
-            s.end = (old + pages) * PAGE;
+            s.end = base + pages * PAGE;
             start = (s.next + size - 1) & !(size - 1);
         }
         s.next = start + size;
-        start as *mut u8
+        // Below `s.end`, which memory.grow kept within the address space.
+        start as usize as *mut u8
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let k = class(layout);
+        // `alloc` gave this block, so its layout has a class.
+        let Some(k) = class(layout) else {
+            return;
+        };
         // SAFETY: as in `alloc`; `ptr` is a block of class `k` nobody uses any more.
         let s = unsafe { &mut *self.0.get() };
         unsafe { *(ptr as *mut *mut u8) = s.free[k] };

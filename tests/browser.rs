@@ -334,7 +334,8 @@ fn parse_redirect_throws_on_unmarked_urls() {
 
 /// The module's allocator (src/alloc.rs) puts freed blocks back to use: the same work done
 /// 100 times over does not grow memory, where an allocator that never reused would grow it by
-/// hundreds of megabytes. Blocks honour alignments above the default.
+/// hundreds of megabytes. Blocks honour alignments above the default, and sizes beyond the
+/// address space are refused.
 #[wasm_bindgen_test]
 fn the_allocator_reuses_freed_memory_and_aligns() {
     let memory_bytes = || {
@@ -359,4 +360,13 @@ fn the_allocator_reuses_freed_memory_and_aligns() {
     let boxes: Vec<Box<Aligned>> = (0..100).map(|i| Box::new(Aligned([i; 64]))).collect();
     assert!(boxes.iter().all(|b| (&**b as *const Aligned as usize) % 64 == 0));
     assert!(boxes.iter().enumerate().all(|(i, b)| b.0.iter().all(|&x| usize::from(x) == i)));
+
+    // What the address space cannot hold is refused (null), not wrapped around.
+    let before = memory_bytes();
+    for size in [isize::MAX as usize - 7, 3 << 29] {
+        let layout = std::alloc::Layout::from_size_align(size, 8).unwrap();
+        // SAFETY: a non-zero size; a null answer is what this checks, nothing is written.
+        assert!(unsafe { std::alloc::alloc(layout) }.is_null(), "{size} bytes were granted");
+    }
+    assert_eq!(memory_bytes(), before, "a refused allocation grew memory");
 }

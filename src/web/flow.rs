@@ -28,7 +28,13 @@ extern "C" {
     /// `createSession()`'s waiting: send the request, resolve with the flow's result.
     fn ask(flow: Flow) -> Promise;
     /// `connect()`'s waiting: see the module docs.
-    fn drive(flow: Flow, timeout_ms: u32, signal: Option<AbortSignal>, on_tab_closed: Option<Function>) -> Promise;
+    fn drive(
+        flow: Flow,
+        channel: &str,
+        timeout_ms: u32,
+        signal: Option<AbortSignal>,
+        on_tab_closed: Option<Function>,
+    ) -> Promise;
 }
 
 /// What the driver does after a step (`js/driver.js` knows these numbers).
@@ -91,7 +97,7 @@ pub fn create_session(session: SessionOptions) -> Promise {
 /// `connect()`: the synchronous start (see the module docs), then the driver's waiting.
 pub fn connect(session: SessionOptions, options: FlowOptions, hooks: Hooks) -> Promise {
     match start(session, &options, &hooks) {
-        Ok(flow) => drive(flow, options.timeout_ms, hooks.signal, hooks.on_tab_closed),
+        Ok(flow) => drive(flow, state::CHANNEL, options.timeout_ms, hooks.signal, hooks.on_tab_closed),
         Err(e) => Promise::reject(&to_js_error(e)),
     }
 }
