@@ -191,10 +191,7 @@ fn proxy_url(value: Option<String>) -> Result<String> {
     let value = value.ok_or_else(|| Error::invalid("proxyUrl", "is required"))?;
     let trimmed = &value[..value.bytes().rposition(|b| b != b'/').map_or(0, |last| last + 1)];
     let is_path = value.starts_with('/') && !value.starts_with("//");
-    let is_http = url::split_absolute(trimmed).is_some_and(|a| {
-        !a.host.is_empty() && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
-    });
-    if has_bad_chars(&value) || !(is_path || is_http) || url::find_byte(trimmed, b"?#").is_some() {
+    if has_bad_chars(&value) || !(is_path || url::is_http_url(trimmed)) || url::find_byte(trimmed, b"?#").is_some() {
         return Err(Error::invalid(
             "proxyUrl",
             "must be an absolute http(s) URL or a path starting with '/', without query or fragment",

@@ -75,6 +75,13 @@ pub fn split_absolute(url: &str) -> Option<Absolute<'_>> {
     Some(Absolute { scheme, host, has_userinfo })
 }
 
+/// Whether `url` is an absolute `http` or `https` URL with a host.
+pub fn is_http_url(url: &str) -> bool {
+    split_absolute(url).is_some_and(|a| {
+        !a.host.is_empty() && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
+    })
+}
+
 /// The origin of an absolute `http(s)` URL as `window.location.origin` spells it
 /// (`https://app.example`, default ports left out), or `None` for other URLs.
 pub fn origin_of(url: &str) -> Option<String> {
@@ -223,6 +230,16 @@ pub fn remove_params(url: &str, drop: impl Fn(&str) -> bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_urls_need_an_http_scheme_and_a_host() {
+        for good in ["https://x.example/a?b", "HTTP://127.0.0.1:8787", "http://[::1]/"] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in ["ftp://x.example", "https://", "https:///path", "/api/terra", "x.example", "javascript:alert(1)"] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn splits_absolute_urls() {

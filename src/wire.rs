@@ -144,7 +144,7 @@ pub fn interpret_login(target: &Target, http_status: u16, fields: Option<Respons
         Target::Provider(_) => interpret(http_status, fields).map(|s| s.auth_url),
         // The widget answers {session_id, url, expires_in}: the page to open is `url`.
         Target::Widget(_) => match successful(http_status, fields)?.url {
-            Some(url) if is_http_url(&url) => Ok(url),
+            Some(url) if url::is_http_url(&url) => Ok(url),
             _ => Err(Error::new(ErrorCode::InvalidResponse, "the proxy's answer lacks the widget's http(s) url")),
         },
     }
@@ -156,7 +156,7 @@ pub fn interpret_login(target: &Target, http_status: u16, fields: Option<Respons
 pub fn interpret(http_status: u16, fields: Option<ResponseFields>) -> Result<Session> {
     let fields = successful(http_status, fields)?;
     match (fields.user_id, fields.auth_url) {
-        (Some(user_id), Some(auth_url)) if !user_id.is_empty() && is_http_url(&auth_url) => {
+        (Some(user_id), Some(auth_url)) if !user_id.is_empty() && url::is_http_url(&auth_url) => {
             Ok(Session { user_id, auth_url })
         }
         _ => Err(Error::new(ErrorCode::InvalidResponse, "the proxy's answer lacks a user_id or an http(s) auth_url")),
@@ -186,12 +186,6 @@ fn successful(http_status: u16, fields: Option<ResponseFields>) -> Result<Respon
 
 fn proxy_error(status: u16, message: &str) -> Error {
     Error { code: ErrorCode::ProxyError, message: message.into(), status: Some(status) }
-}
-
-fn is_http_url(value: &str) -> bool {
-    url::split_absolute(value).is_some_and(|a| {
-        !a.host.is_empty() && (a.scheme.eq_ignore_ascii_case("https") || a.scheme.eq_ignore_ascii_case("http"))
-    })
 }
 
 #[cfg(test)]

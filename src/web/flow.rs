@@ -84,7 +84,6 @@ pub struct Flow {
     tab: Option<Tab>,
     verify: Option<Verify>,
     reject_on_tab_close: bool,
-    left_for_terra: bool,
     close_reported: bool,
     result: JsValue,
 }
@@ -145,10 +144,15 @@ fn sweep_expired(now: u64) {
     for key in storage::keys_with_prefix(state::PENDING_PREFIX) {
         let expired = storage::get(&key).and_then(|r| Pending::from_record(&r)).is_none_or(|p| p.is_expired(now));
         if expired {
-            storage::remove(&key);
-            storage::remove(&state::key(state::RESULT_PREFIX, &key[state::PENDING_PREFIX.len()..]));
+            forget(&key[state::PENDING_PREFIX.len()..]);
         }
     }
+}
+
+/// Removes the pending record and any undelivered result of `state`.
+fn forget(state: &str) {
+    storage::remove(&state::key(state::PENDING_PREFIX, state));
+    storage::remove(&state::key(state::RESULT_PREFIX, state));
 }
 
 fn closed_on_our_page() -> Error {
@@ -166,7 +170,6 @@ impl Flow {
             tab,
             verify: None,
             reject_on_tab_close: false,
-            left_for_terra: false,
             close_reported: false,
             result: JsValue::UNDEFINED,
         }
@@ -177,8 +180,7 @@ impl Flow {
     fn end(&mut self, error: JsValue, close_tab: bool) -> JsValue {
         self.stage = Stage::Over;
         if let Some(state) = &self.state {
-            storage::remove(&state::key(state::PENDING_PREFIX, state));
-            storage::remove(&state::key(state::RESULT_PREFIX, state));
+            forget(state);
         }
         if let (true, Some(tab)) = (close_tab, &self.tab) {
             tab.close();
@@ -270,10 +272,7 @@ impl Flow {
                 };
                 match &self.tab {
                     Some(tab) if tab.is_closed() => return self.fail(closed_on_our_page(), false),
-                    Some(tab) => {
-                        tab.navigate(&page);
-                        self.left_for_terra = true;
-                    }
+                    Some(tab) => tab.navigate(&page),
                     None => {
                         if let Some(window) = crate::web::window() {
                             let _ = window.location().assign(&page);
@@ -317,7 +316,8 @@ impl Flow {
         if !matches!(self.stage, Stage::LoginPage | Stage::Waiting) || !self.tab.as_ref().is_some_and(Tab::is_closed) {
             return Ok(Next::Wait as u8);
         }
-        if !self.left_for_terra {
+        // Still creating the session: the tab shows our own page, so `closed` is the truth.
+        if matches!(self.stage, Stage::LoginPage) {
             return self.fail(closed_on_our_page(), false);
         }
         if self.reject_on_tab_close {
