@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 ensure_rust_tools
 ensure_nightly
 ensure_npm_packages
+ensure_debian_commands python3 python3
 
 say "building the wasm module (nightly, -Zbuild-std, panic=immediate-abort, profile wasm-release)"
 # Its own target dir: the std built here must not mix with the stable builds of the tests.

@@ -53,29 +53,34 @@ ensure_npm_packages() {
   fi
 }
 
-# Debian's chromium and chromium-driver, for the browser tests.
-ensure_chromium() {
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    say "installing Debian's chromium and chromium-driver"
-    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
-  fi
-  export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
-  export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
-}
-
-# Debian tools the tests call (openssl: the webhook test vector; procps: kill).
-ensure_test_tools() {
+# Installs the Debian packages of the commands that are missing; arguments: COMMAND PACKAGE
+# pairs. `type -P` looks only at PATH: `kill` is also a shell builtin, while the tests run
+# /bin/kill.
+ensure_debian_commands() {
   local missing=()
-  command -v openssl >/dev/null || missing+=(openssl)
-  command -v kill >/dev/null || missing+=(procps)
+  while [ "$#" -ge 2 ]; do
+    type -P "$1" >/dev/null || missing+=("$2")
+    shift 2
+  done
   if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing ${missing[*]}"
+    say "installing ${missing[*]} (Debian)"
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+}
+
+# Debian's chromium and chromium-driver, for the browser tests.
+ensure_chromium() {
+  ensure_debian_commands chromium chromium chromedriver chromium-driver
+  export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+  export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+}
+
+# Tools the scripts and tests call: python3 (build-pkg.sh, free_port), openssl (the webhook
+# test vector), procps (kill for the graceful-shutdown test, pkill for test.sh).
+ensure_test_tools() {
+  ensure_debian_commands python3 python3 openssl openssl kill procps pkill procps
 }
 
 # A free loopback TCP port.
