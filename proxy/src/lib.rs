@@ -36,6 +36,7 @@ pub mod resources;
 pub mod routes;
 pub mod sandbox;
 pub mod server;
+pub mod store;
 pub mod terra;
 pub mod validate;
 pub mod webhook;

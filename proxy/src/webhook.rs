@@ -92,7 +92,7 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
 }
 
 /// A user as Terra's events describe it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TerraUser {
     /// Terra's id for the user.
     pub user_id: String,
