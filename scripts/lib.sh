@@ -77,6 +77,11 @@ ensure_chromium() {
   export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 }
 
+# Debian's redis-server, for the Redis store's tests (they start their own on a free port).
+ensure_redis() {
+  ensure_debian_commands redis-server redis-server
+}
+
 # Tools the scripts and tests call: python3 (build-pkg.sh, free_port), openssl (the webhook
 # test vector), procps (kill for the graceful-shutdown test, pkill for test.sh).
 ensure_test_tools() {

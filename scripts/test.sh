@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 ensure_rust_tools
 ensure_npm_packages
 ensure_chromium
+ensure_redis
 ensure_test_tools
 
 say "native tests (cargo test --workspace)"
