@@ -7,12 +7,17 @@
 //! consent page with Allow and Deny; Allow redirects to the success URL with `user_id`,
 //! `resource` and `reference_id` appended (existing query kept, `reference_id=null` when none
 //! was given, as Terra does), Deny to the failure URL.
+//!
+//! Memory is bounded: pending sessions expire after [`SESSION_TTL`], users after
+//! [`USER_TTL`], widget sessions after their `expires_in`, and each map holds at most
+//! [`MAX_ENTRIES`] (past that, after dropping expired entries, new ones get 503).
 
 mod pages;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -46,6 +51,53 @@ pub const PROVIDERS: [&str; 15] = [
 /// The path prefix of the sandbox's API, like Terra's `/api/v2`.
 pub const API_PREFIX: &str = "/api/v2";
 
+/// How long a login session waits for Allow or Deny.
+pub const SESSION_TTL: Duration = Duration::from_secs(60 * 60);
+/// How long the sandbox remembers a user.
+pub const USER_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The most entries each of the sandbox's maps holds.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// Something that ends.
+trait Expires {
+    fn expires(&self) -> Instant;
+}
+
+/// Inserts unless the map is full of live entries; expired ones are dropped when it is full.
+fn insert_bounded<V: Expires>(map: &Mutex<HashMap<String, V>>, key: String, value: V) -> Result<(), Response> {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= MAX_ENTRIES {
+        let now = Instant::now();
+        map.retain(|_, v| v.expires() > now);
+    }
+    if map.len() >= MAX_ENTRIES {
+        return Err(terra_error(StatusCode::SERVICE_UNAVAILABLE, "the sandbox is full; retry later"));
+    }
+    map.insert(key, value);
+    Ok(())
+}
+
+/// A live entry of `map`.
+fn live<V: Expires + Clone>(map: &Mutex<HashMap<String, V>>, key: &str) -> Option<V> {
+    let value = map.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()?;
+    (Instant::now() < value.expires()).then_some(value)
+}
+
+/// A user Terra knows: created by authenticateUser, authenticated once the person allowed.
+#[derive(Debug, Clone)]
+struct User {
+    provider: String,
+    reference_id: Option<String>,
+    authenticated: bool,
+    expires: Instant,
+}
+
+impl Expires for User {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
+}
+
 /// A login session waiting for Allow or Deny.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -54,6 +106,13 @@ struct Pending {
     reference_id: Option<String>,
     success_url: Option<String>,
     failure_url: Option<String>,
+    expires: Instant,
+}
+
+impl Expires for Pending {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
 }
 
 /// Where the sandbox sends its signed webhooks, as Terra would.
@@ -72,11 +131,17 @@ struct Widget {
     reference_id: Option<String>,
     success_url: Option<String>,
     failure_url: Option<String>,
-    expires: std::time::Instant,
+    expires: Instant,
+}
+
+impl Expires for Widget {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
 }
 
 /// The sandbox's state.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     credentials: Credentials,
     coop: bool,
     webhook: Option<WebhookTarget>,
@@ -84,9 +149,9 @@ pub struct Sandbox {
     sessions: Mutex<HashMap<String, Pending>>,
     /// Widget sessions: id -> the picker's state.
     widgets: Mutex<HashMap<String, Widget>>,
-    widget_ttl: std::time::Duration,
-    /// Users who allowed: user id -> (provider, reference id), for `userInfo`.
-    users: Mutex<HashMap<String, (String, Option<String>)>>,
+    widget_ttl: Duration,
+    /// Users by id, for `userInfo`.
+    users: Mutex<HashMap<String, User>>,
 }
 
 /// A running sandbox.
@@ -115,12 +180,12 @@ pub struct SandboxOptions {
     /// Where to send signed `auth` events.
     pub webhook: Option<WebhookTarget>,
     /// How long a widget session lives (Terra: 900 s).
-    pub widget_ttl: std::time::Duration,
+    pub widget_ttl: Duration,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        SandboxOptions { coop: false, webhook: None, widget_ttl: std::time::Duration::from_secs(900) }
+        SandboxOptions { coop: false, webhook: None, widget_ttl: Duration::from_secs(900) }
     }
 }
 
@@ -152,12 +217,13 @@ pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandl
 }
 
 /// The sandbox's routes: Terra's API under [`API_PREFIX`] and the consent pages.
-pub fn router(sandbox: Arc<Sandbox>) -> Router {
+pub(crate) fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
         .route("/api/v2/auth/authenticateUser", post(authenticate_user))
         .route("/api/v2/integrations", get(integrations))
         .route("/api/v2/userInfo", get(user_info))
         .route("/consent/{session}", get(consent_page).post(decide))
+        .route("/api/widget/session", post(widget_session))
         .route("/widget/api/session", post(widget_session))
         .route("/api/v2/auth/generateWidgetSession", post(widget_session))
         .route("/widget/{id}", get(widget_page).post(pick))
@@ -191,12 +257,14 @@ async fn user_info(State(sandbox): State<Arc<Sandbox>>, Query(q): Query<UserQuer
     let Some(user_id) = q.user_id.filter(|u| !u.is_empty()) else {
         return terra_error(StatusCode::BAD_REQUEST, "user_id is a required query parameter");
     };
-    let known = sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).get(&user_id).cloned();
-    match known {
-        Some((provider, reference_id)) => Json(json!({
+    match live(&sandbox.users, &user_id) {
+        // As Terra: a user exists from authenticateUser on; is_authenticated says whether the
+        // login finished.
+        Some(user) => Json(json!({
             "status": "success",
-            "user": { "user_id": user_id, "provider": provider, "reference_id": reference_id, "active": true },
-            "is_authenticated": true,
+            "user": { "user_id": user_id, "provider": user.provider, "reference_id": user.reference_id,
+                      "active": user.authenticated.then_some(true) },
+            "is_authenticated": user.authenticated,
         }))
         .into_response(),
         None => terra_error(StatusCode::NOT_FOUND, "User not found"),
@@ -247,10 +315,25 @@ async fn authenticate_user(
         reference_id: text.remove("reference_id"),
         success_url: text.remove("auth_success_redirect_url"),
         failure_url: text.remove("auth_failure_redirect_url"),
+        expires: Instant::now() + SESSION_TTL,
     };
-    sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone(), pending);
+    if let Err(full) = start_login(&sandbox, session.clone(), pending) {
+        return full;
+    }
     let auth_url = format!("{}/consent/{session}", sandbox.public_url);
     Json(json!({ "status": "success", "user_id": user_id, "auth_url": auth_url })).into_response()
+}
+
+/// Records a pending login and its not-yet-authenticated user.
+fn start_login(sandbox: &Sandbox, session: String, pending: Pending) -> Result<(), Response> {
+    let user = User {
+        provider: pending.resource.clone(),
+        reference_id: pending.reference_id.clone(),
+        authenticated: false,
+        expires: Instant::now() + USER_TTL,
+    };
+    insert_bounded(&sandbox.users, pending.user_id.clone(), user)?;
+    insert_bounded(&sandbox.sessions, session, pending)
 }
 
 #[derive(Deserialize)]
@@ -259,7 +342,8 @@ struct ConsentQuery {
     coop: Option<u8>,
 }
 
-/// Terra's widget-session API (current and legacy paths): `{providers: "A,B", ...}`.
+/// Terra's widget-session API (both current paths and the legacy one): `{providers: "A,B", ...}`;
+/// without `providers` every provider is offered (Terra: the dashboard's providers).
 async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if !has_credentials(&sandbox, &headers) {
         return terra_error(StatusCode::FORBIDDEN, "unauthorized: bad or missing dev-id / x-api-key");
@@ -274,9 +358,8 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
         .collect();
-    if providers.is_empty() {
-        return terra_error(StatusCode::BAD_REQUEST, "providers is required");
-    }
+    let providers =
+        if providers.is_empty() { PROVIDERS.iter().map(|p| p.to_string()).collect() } else { providers };
     if let Some(unknown) = providers.iter().find(|p| !PROVIDERS.contains(&p.as_str())) {
         return terra_error(StatusCode::BAD_REQUEST, &format!("Invalid provider: {unknown}"));
     }
@@ -286,9 +369,11 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
         reference_id: text("reference_id"),
         success_url: text("auth_success_redirect_url"),
         failure_url: text("auth_failure_redirect_url"),
-        expires: std::time::Instant::now() + sandbox.widget_ttl,
+        expires: Instant::now() + sandbox.widget_ttl,
     };
-    sandbox.widgets.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), widget);
+    if let Err(full) = insert_bounded(&sandbox.widgets, id.clone(), widget) {
+        return full;
+    }
     Json(json!({
         "status": "success",
         "session_id": id,
@@ -303,8 +388,7 @@ fn expired_widget() -> (StatusCode, axum::response::Html<String>) {
 }
 
 fn live_widget(sandbox: &Sandbox, id: &str) -> Option<Widget> {
-    let widget = sandbox.widgets.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()?;
-    (std::time::Instant::now() < widget.expires).then_some(widget)
+    live(&sandbox.widgets, id)
 }
 
 async fn widget_page(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
@@ -334,8 +418,11 @@ async fn pick(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(
         reference_id: widget.reference_id,
         success_url: widget.success_url,
         failure_url: widget.failure_url,
+        expires: Instant::now() + SESSION_TTL,
     };
-    sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone(), pending);
+    if let Err(full) = start_login(&sandbox, session.clone(), pending) {
+        return full;
+    }
     Redirect::to(&format!("/consent/{session}")).into_response()
 }
 
@@ -344,7 +431,7 @@ async fn consent_page(
     Path(session): Path<String>,
     Query(q): Query<ConsentQuery>,
 ) -> Response {
-    let pending = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(&session).cloned();
+    let pending = live(&sandbox.sessions, &session);
     let mut response = match pending {
         Some(p) => pages::consent(&session, &p.resource).into_response(),
         None => (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response(),
@@ -365,13 +452,16 @@ async fn decide(
     Path(session): Path<String>,
     Form(decision): Form<Decision>,
 ) -> Response {
-    let Some(p) = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&session) else {
+    let removed = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
+    let Some(p) = removed.filter(|p| Instant::now() < p.expires) else {
         return (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response();
     };
     let allow = decision.decision == "allow";
     if allow {
-        let record = (p.resource.clone(), p.reference_id.clone());
-        sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).insert(p.user_id.clone(), record);
+        if let Some(user) = sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&p.user_id) {
+            user.authenticated = true;
+            user.expires = Instant::now() + USER_TTL;
+        }
     }
     if let Some(target) = sandbox.webhook.clone() {
         tokio::spawn(send_webhook(target, auth_event(&p, allow)));
@@ -416,7 +506,9 @@ async fn send_webhook(target: WebhookTarget, event: Value) {
     let sent = reqwest::Client::new()
         .post(&target.url)
         .header("content-type", "application/json")
-        .header("terra-signature", signature)
+        .header("x-terra-signature", &signature)
+        .header("terra-signature", &signature)
+        .header("x-terra-trace-id", uuid::Uuid::new_v4().to_string())
         .body(body)
         .send()
         .await;
