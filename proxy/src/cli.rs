@@ -103,6 +103,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Everything the binary needs, checked.
+#[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
 #[derive(Clone, Debug)]
 pub struct Config {
     pub credentials: Option<Credentials>,
