@@ -518,3 +518,67 @@ async fn send_webhook(target: WebhookTarget, event: Value) {
         Err(e) => tracing::warn!(error = %e, "the sandbox could not deliver its webhook"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone)]
+    struct Entry(Instant);
+
+    impl Expires for Entry {
+        fn expires(&self) -> Instant {
+            self.0
+        }
+    }
+
+    #[test]
+    fn maps_are_bounded_and_expired_entries_make_room() {
+        let map = Mutex::new(HashMap::new());
+        let past = Instant::now() - Duration::from_secs(1);
+        let future = Instant::now() + Duration::from_secs(3600);
+        for i in 0..MAX_ENTRIES {
+            assert!(insert_bounded(&map, format!("old{i}"), Entry(past)).is_ok());
+        }
+        // Full of expired entries: they are dropped and the new one fits.
+        assert!(insert_bounded(&map, "new".into(), Entry(future)).is_ok());
+        assert_eq!(map.lock().unwrap().len(), 1);
+        assert!(live(&map, "new").is_some());
+        assert!(live(&map, "old0").is_none());
+        for i in 1..MAX_ENTRIES {
+            assert!(insert_bounded(&map, format!("live{i}"), Entry(future)).is_ok());
+        }
+        // Full of live entries: refused (503), the map does not grow.
+        let refused = insert_bounded(&map, "one-too-many".into(), Entry(future)).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(map.lock().unwrap().len(), MAX_ENTRIES);
+    }
+
+    #[tokio::test]
+    async fn a_pending_user_is_known_but_not_authenticated() {
+        let handle = spawn(false, None).await.unwrap();
+        let http = reqwest::Client::new();
+        let with_credentials = |r: reqwest::RequestBuilder| {
+            r.header("dev-id", &handle.credentials.dev_id).header("x-api-key", &handle.credentials.api_key)
+        };
+        let created: Value = with_credentials(http.post(format!("{}/auth/authenticateUser?resource=OURA", handle.api_base)))
+            .json(&json!({"reference_id": "r1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let user_id = created["user_id"].as_str().unwrap();
+        let info: Value = with_credentials(http.get(format!("{}/userInfo?user_id={user_id}", handle.api_base)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["is_authenticated"], false);
+        assert_eq!(info["user"]["reference_id"], "r1");
+        assert_eq!(info["user"]["active"], Value::Null);
+    }
+}
