@@ -221,7 +221,10 @@ impl Config {
                         && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 };
                 if list.is_empty() || !list.iter().all(well_formed) {
-                    return Err(err("TERRA_CONNECT_ALLOWED_RESOURCES", "must list provider names such as FITBIT,GARMIN"));
+                    return Err(err(
+                        "TERRA_CONNECT_ALLOWED_RESOURCES",
+                        "must list provider names such as FITBIT,GARMIN",
+                    ));
                 }
                 Some(list)
             }
@@ -260,7 +263,8 @@ impl Config {
             http_url("TERRA_CONNECT_WEBHOOK_FORWARD_URL", url)?;
         }
         let ms = |variable, value: &Option<String>, default: u64| {
-            number(variable, value, default, 1..=600_000, "must be milliseconds from 1 to 600000").map(Duration::from_millis)
+            number(variable, value, default, 1..=600_000, "must be milliseconds from 1 to 600000")
+                .map(Duration::from_millis)
         };
         let log_format = text(&args.log_format).unwrap_or_else(|| "text".into());
         if !matches!(log_format.as_str(), "text" | "json") {

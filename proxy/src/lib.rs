@@ -58,14 +58,14 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use crate::config::Credentials;
 pub use crate::error::ApiError;
+use crate::resources::Resources;
 pub use crate::routes::webhook::WEBHOOK_BODY_LIMIT;
 pub use crate::store::memory::MemoryStore;
 pub use crate::store::{Store, StoreError};
-pub use crate::terra::WidgetApi;
-pub use ipnet::IpNet;
-use crate::resources::Resources;
 use crate::terra::TerraClient;
+pub use crate::terra::WidgetApi;
 use crate::validate::RedirectPolicy;
+pub use ipnet::IpNet;
 
 /// The default timeout of one call to Terra.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = config::DEFAULT_UPSTREAM_TIMEOUT;

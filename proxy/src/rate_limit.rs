@@ -143,11 +143,20 @@ mod tests {
         // No header, or garbage written by the client only: the trusted hop itself.
         assert_eq!(client_address(lb, &HeaderMap::new(), &trusted), lb);
         assert_eq!(client_address(lb, &headers(&["garbage"]), &trusted), lb);
-        assert_eq!(client_address(lb, &headers(&["garbage, 198.51.100.7"]), &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_address(lb, &headers(&["garbage, 198.51.100.7"]), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
         // Without trusted proxies the header never counts.
         assert_eq!(client_address(lb, &spoofed, &[]), lb);
         // Ports and IPv6.
-        assert_eq!(client_address(lb, &headers(&["[2001:db8::1]:443"]), &trusted), "2001:db8::1".parse::<IpAddr>().unwrap());
-        assert_eq!(client_address(lb, &headers(&["198.51.100.7:5000"]), &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_address(lb, &headers(&["[2001:db8::1]:443"]), &trusted),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_address(lb, &headers(&["198.51.100.7:5000"]), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -99,7 +99,8 @@ async fn connection(
     mut stopped: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
-    let activity = Arc::new(Activity { in_flight: AtomicUsize::new(0), last: AtomicU64::new(0), origin: Instant::now() });
+    let activity =
+        Arc::new(Activity { in_flight: AtomicUsize::new(0), last: AtomicU64::new(0), origin: Instant::now() });
     let service = {
         let activity = activity.clone();
         tower::service_fn(move |mut request: hyper::Request<Incoming>| {

@@ -96,7 +96,11 @@ impl TerraClient {
     /// `{"status":"success","session_id","url","expires_in"}`. A 404 from the first of
     /// [`WidgetApi::Current`]'s paths (nothing was created) tries the second; never retried
     /// otherwise.
-    pub(crate) async fn widget_session(&self, endpoint: &WidgetApi, body: &Map<String, Value>) -> Result<Value, ApiError> {
+    pub(crate) async fn widget_session(
+        &self,
+        endpoint: &WidgetApi,
+        body: &Map<String, Value>,
+    ) -> Result<Value, ApiError> {
         let urls = self.widget_urls(endpoint);
         let mut last = None;
         for (i, url) in urls.iter().enumerate() {
@@ -117,13 +121,14 @@ impl TerraClient {
     }
 
     fn widget_answer(&self, json: &Value) -> Result<Value, ApiError> {
-        let expires_in = json.get("expires_in").and_then(Value::as_f64).filter(|s| s.is_finite() && *s >= 0.0).map(|s| {
-            if s.fract() == 0.0 && s <= u32::MAX as f64 {
-                Value::from(s as u64)
-            } else {
-                Value::from(s)
-            }
-        });
+        let expires_in =
+            json.get("expires_in").and_then(Value::as_f64).filter(|s| s.is_finite() && *s >= 0.0).map(|s| {
+                if s.fract() == 0.0 && s <= u32::MAX as f64 {
+                    Value::from(s as u64)
+                } else {
+                    Value::from(s)
+                }
+            });
         match (json.get("url").and_then(Value::as_str), json.get("session_id").and_then(Value::as_str)) {
             (Some(url), Some(session_id)) if url.starts_with("http") => self.clean(serde_json::json!({
                 "status": "success",
@@ -202,7 +207,10 @@ pub(crate) async fn read_capped(response: &mut reqwest::Response) -> Result<Opti
 }
 
 /// [`read_capped`] with another cap.
-pub(crate) async fn read_capped_to(response: &mut reqwest::Response, cap: usize) -> Result<Option<Vec<u8>>, reqwest::Error> {
+pub(crate) async fn read_capped_to(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
     if response.content_length().is_some_and(|n| n > cap as u64) {
         return Ok(None);
     }

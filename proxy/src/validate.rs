@@ -80,7 +80,10 @@ pub(crate) fn session_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<Map<
 /// The widget body: the session fields plus the optional `providers`, Terra's comma-separated
 /// list, whose names are checked and upper-cased (without it Terra offers the providers
 /// enabled on the account's dashboard). Returns the kept fields and the provider names.
-pub(crate) fn widget_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<(Map<String, Value>, Vec<String>), ApiError> {
+pub(crate) fn widget_body(
+    bytes: &[u8],
+    policy: &RedirectPolicy,
+) -> Result<(Map<String, Value>, Vec<String>), ApiError> {
     let mut fields = SESSION_FIELDS.to_vec();
     fields.push("providers");
     let mut kept = body_fields(bytes, policy, &fields)?;
@@ -187,7 +190,10 @@ mod tests {
         assert!(redirect_url("u", "http://127.0.0.1.nip.io/done", LOCAL).is_err());
         // WHATWG URLs (browsers and the url crate alike) read `\` as `/`: the host is app.example,
         // and what is forwarded is the serialisation, which every parser reads the same way.
-        assert_eq!(redirect_url("u", "https://app.example\\@evil.example/", PROD).unwrap(), "https://app.example/@evil.example/");
+        assert_eq!(
+            redirect_url("u", "https://app.example\\@evil.example/", PROD).unwrap(),
+            "https://app.example/@evil.example/"
+        );
         assert_eq!(redirect_url("u", "https://APP.example:443/a/../done", PROD).unwrap(), "https://app.example/done");
     }
 

@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use serde_json::{json, Map, Value};
 use crate::validate::{self, RedirectPolicy, SESSION_FIELDS};
+use serde_json::{json, Map, Value};
 
 /// xorshift64*: deterministic, so a failure names its seed and iteration.
 struct Rng(u64);

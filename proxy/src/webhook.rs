@@ -121,7 +121,12 @@ pub(crate) fn check_body(secret: &[u8], header: &SignatureHeader, body: &[u8]) -
 
 /// Both steps: `header` against the raw `body` at `now` (unix seconds).
 #[cfg(test)]
-pub(crate) fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Result<(i64, [u8; 32]), SignatureError> {
+pub(crate) fn verify(
+    secret: &[u8],
+    header: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(i64, [u8; 32]), SignatureError> {
     let parsed = parse_header(header, now)?;
     Ok((parsed.timestamp, check_body(secret, &parsed, body)?))
 }
@@ -272,7 +277,8 @@ mod tests {
         let four = format!("t={NOW}{}", format!(",v1={sig}").repeat(MAX_SIGNATURES));
         assert_eq!(parse_header(Some(&four), NOW).unwrap().signatures.len(), MAX_SIGNATURES);
         for bad in ["v1=", "v1=abcd", &"a".repeat(63), &"g".repeat(64), &"a".repeat(66)] {
-            let header = format!("t={NOW},{}", if bad.starts_with("v1") { bad.to_string() } else { format!("v1={bad}") });
+            let header =
+                format!("t={NOW},{}", if bad.starts_with("v1") { bad.to_string() } else { format!("v1={bad}") });
             assert_eq!(parse_header(Some(&header), NOW), Err(SignatureError::Malformed), "{bad}");
         }
         assert_eq!(parse_header(Some(&format!("t={NOW},t={NOW},v1={sig}")), NOW), Err(SignatureError::Malformed));
@@ -307,7 +313,9 @@ mod tests {
         assert!(matches!(parse_event(&reauth),
             WebhookEvent::UserReauth { ref new_user, old_user: Some(ref old) } if new_user.user_id == "b" && old.user_id == "a"));
         let reauth_null = json!({"type":"user_reauth","old_user":null,"new_user":{"user_id":"b"},"status":"warning"});
-        assert!(matches!(parse_event(&reauth_null), WebhookEvent::UserReauth { old_user: None, ref new_user } if new_user.user_id == "b"));
+        assert!(
+            matches!(parse_event(&reauth_null), WebhookEvent::UserReauth { old_user: None, ref new_user } if new_user.user_id == "b")
+        );
         for kind in ["access_revoked", "deauth", "connection_error"] {
             let e = parse_event(&json!({"type": kind, "user": {"user_id": "u"}}));
             assert!(!matches!(e, WebhookEvent::Other { .. }), "{kind}");

@@ -71,7 +71,8 @@ fn a_bad_signature_header_is_refused_before_the_body_arrives() {
         let mut stream = TcpStream::connect(addr(&proxy)).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         // Declares 8 MiB and sends none of it.
-        write!(stream, "POST /api/terra/webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 8000000\r\n{header}\r\n").unwrap();
+        write!(stream, "POST /api/terra/webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 8000000\r\n{header}\r\n")
+            .unwrap();
         let started = Instant::now();
         let mut answer = [0u8; 64];
         let n = stream.read(&mut answer).unwrap();
@@ -176,13 +177,16 @@ async fn terra_refusing_our_credentials_is_a_generic_502_and_echoed_credentials_
     assert!(!body.contains(API_KEY) && !body.contains(DEV_ID), "{body}");
     assert!(p.wait_for_log("Terra refused the proxy's own credentials").await);
     // The other routes too.
-    let r = client().get(format!("{}/api/terra/connection?user_id=u-1&reference_id=alice", p.url)).send().await.unwrap();
+    let r =
+        client().get(format!("{}/api/terra/connection?user_id=u-1&reference_id=alice", p.url)).send().await.unwrap();
     assert_eq!(r.status(), 502);
     let r = client().post(format!("{}/api/terra/widget/session", p.url)).json(&json!({})).send().await.unwrap();
     let text = r.text().await.unwrap();
     assert!(text.contains("upstream_auth") && !text.contains(API_KEY), "{text}");
 
-    for behaviour in [Behaviour { echo_400: true, ..Behaviour::default() }, Behaviour { echo_200: true, ..Behaviour::default() }] {
+    for behaviour in
+        [Behaviour { echo_400: true, ..Behaviour::default() }, Behaviour { echo_200: true, ..Behaviour::default() }]
+    {
         let terra = standin::start(behaviour).await;
         let p = proxy(&terra.api_base(), &fitbit);
         let (status, body) = post(p.url.clone()).await;
@@ -264,10 +268,17 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
 #[tokio::test]
 async fn another_owners_user_waits_as_long_as_an_unknown_user() {
     let p = proxy("http://127.0.0.1:9/api/v2", &[]);
-    let body = json!({"type":"auth","status":"success","user":{"user_id":"alices","provider":"OURA","reference_id":"alice"}})
-        .to_string();
+    let body =
+        json!({"type":"auth","status":"success","user":{"user_id":"alices","provider":"OURA","reference_id":"alice"}})
+            .to_string();
     let signature = terra_connect_proxy::webhook::signature_header(SECRET.as_bytes(), now(), body.as_bytes());
-    let r = client().post(format!("{}/api/terra/webhook", p.url)).header("x-terra-signature", signature).body(body).send().await.unwrap();
+    let r = client()
+        .post(format!("{}/api/terra/webhook", p.url))
+        .header("x-terra-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let timed = |user: &'static str, reference: &'static str| {
         let url = format!("{}/api/terra/connection/webhook?user_id={user}&reference_id={reference}&wait_ms=600", p.url);
@@ -283,7 +294,10 @@ async fn another_owners_user_waits_as_long_as_an_unknown_user() {
     let (unknown, unknown_took) = timed("nobody", "mallory").await;
     let (other, other_took) = timed("alices", "mallory").await;
     assert_eq!((unknown, other), (404, 404));
-    assert!(unknown_took >= Duration::from_millis(590) && other_took >= Duration::from_millis(590), "{unknown_took:?} {other_took:?}");
+    assert!(
+        unknown_took >= Duration::from_millis(590) && other_took >= Duration::from_millis(590),
+        "{unknown_took:?} {other_took:?}"
+    );
     let diff = unknown_took.abs_diff(other_took);
     assert!(diff < Duration::from_millis(150), "{unknown_took:?} vs {other_took:?}");
 }

@@ -24,7 +24,8 @@ fn help_options() -> Vec<(String, String, Option<String>, String)> {
         let line = line.trim();
         let Some(rest) = line.strip_prefix("--") else { continue };
         let Some((flag, rest)) = rest.split_once(' ') else { continue };
-        let Some(rest) = rest.trim_start().strip_prefix('<').and_then(|r| r.split_once('>')).map(|(_, r)| r.trim()) else {
+        let Some(rest) = rest.trim_start().strip_prefix('<').and_then(|r| r.split_once('>')).map(|(_, r)| r.trim())
+        else {
             continue;
         };
         let (meaning, tail) = rest.split_once(" [env: ").expect("every option has a variable");
@@ -43,8 +44,7 @@ fn readme_rows() -> Vec<(String, String, Option<String>, String)> {
         .lines()
         .filter(|l| l.starts_with("| `--"))
         .map(|l| {
-            let cells: Vec<String> =
-                l.trim_matches('|').split(" | ").map(|c| c.trim().replace("\\|", "|")).collect();
+            let cells: Vec<String> = l.trim_matches('|').split(" | ").map(|c| c.trim().replace("\\|", "|")).collect();
             assert_eq!(cells.len(), 4, "{l}");
             let unquote = |c: &str| c.trim_matches('`').to_owned();
             let default = (cells[2] != "unset").then(|| unquote(&cells[2]));
@@ -64,7 +64,10 @@ fn help_and_the_readme_table_cannot_drift() {
 fn version_and_errors() {
     let output = binary().arg("--version").output().unwrap();
     assert!(output.status.success());
-    assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), format!("terra-connect-proxy {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        format!("terra-connect-proxy {}", env!("CARGO_PKG_VERSION"))
+    );
     let output = binary().arg("--no-such-flag").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let output = binary().args(["--rate-limit", "ten"]).output().unwrap();
@@ -74,7 +77,8 @@ fn version_and_errors() {
 
 #[test]
 fn a_flag_wins_over_its_variable() {
-    let output = binary().env("TERRA_CONNECT_RATE_LIMIT", "0").args(["--rate-limit", "5", "--addr", "nope"]).output().unwrap();
+    let output =
+        binary().env("TERRA_CONNECT_RATE_LIMIT", "0").args(["--rate-limit", "5", "--addr", "nope"]).output().unwrap();
     // The variable's bad value is not used: the error is about the flag given for --addr.
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("TERRA_CONNECT_ADDR") && !stderr.contains("TERRA_CONNECT_RATE_LIMIT"), "{stderr}");

@@ -136,7 +136,12 @@ async fn a_store_that_is_down_is_a_503_and_the_rate_limit_fails_open() {
     // Rate-limited routes still answer (the limit cannot be checked, so it lets requests through):
     // Terra at 127.0.0.1:9 is unreachable, which is a 502, never a 429.
     for _ in 0..3 {
-        let r = client().post(format!("{url}/auth/authenticateUser?resource=FITBIT")).json(&json!({})).send().await.unwrap();
+        let r = client()
+            .post(format!("{url}/auth/authenticateUser?resource=FITBIT"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 502);
     }
 }

@@ -147,8 +147,14 @@ async fn reauth_deauth_and_access_revoked_forget_the_user() {
         async move { deliver(proxy, &[("X-Terra-Signature", signature)], &body).await.0 }
     };
     for (user, revocation) in [
-        ("old-user", json!({"type":"user_reauth","status":"warning","old_user":{"user_id":"old-user"},"new_user":{"user_id":"new-user"}})),
-        ("gone-user", json!({"type":"deauth","status":"success","message":"deauthenticated","user":{"user_id":"gone-user"}})),
+        (
+            "old-user",
+            json!({"type":"user_reauth","status":"warning","old_user":{"user_id":"old-user"},"new_user":{"user_id":"new-user"}}),
+        ),
+        (
+            "gone-user",
+            json!({"type":"deauth","status":"success","message":"deauthenticated","user":{"user_id":"gone-user"}}),
+        ),
         ("revoked-user", json!({"type":"access_revoked","status":"warning","user":{"user_id":"revoked-user"}})),
     ] {
         assert_eq!(send(auth_event(user, "r")).await, 200);
@@ -163,8 +169,7 @@ async fn reauth_deauth_and_access_revoked_forget_the_user() {
 }
 
 async fn widget(proxy: &ProxyProcess, body: Value) -> (u16, Value) {
-    let response =
-        client().post(format!("{}/api/terra/widget/session", proxy.url)).json(&body).send().await.unwrap();
+    let response = client().post(format!("{}/api/terra/widget/session", proxy.url)).json(&body).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
@@ -182,19 +187,19 @@ async fn widget_tries_the_docs_path_then_on_404_the_openapi_path_and_providers_a
     assert!(p.wait_for_log("widget_url=").await && p.logs().contains("/api/widget/session"));
 
     // The docs' path is missing: the OpenAPI path answers, and the log says so.
-    let terra = standin::start(Behaviour {
-        docs_widget_path_missing: true,
-        expires_in: json!(899.5),
-        ..Behaviour::default()
-    })
-    .await;
+    let terra =
+        standin::start(Behaviour { docs_widget_path_missing: true, expires_in: json!(899.5), ..Behaviour::default() })
+            .await;
     let p = proxy(&terra.api_base(), &[("TERRA_CONNECT_ALLOWED_RESOURCES", "OURA")]);
     let (status, answer) = widget(&p, json!({"providers":"oura"})).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["expires_in"], 899.5);
     let paths: Vec<String> = terra.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/api/widget/session", "/widget/api/session"]);
-    assert_eq!(serde_json::from_slice::<Value>(&terra.to("/widget/api/session")[0].body).unwrap(), json!({"providers":"OURA"}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&terra.to("/widget/api/session")[0].body).unwrap(),
+        json!({"providers":"OURA"})
+    );
     assert!(p.wait_for_log("trying the next path").await);
     assert!(p.logs().lines().any(|l| l.contains("widget session created") && l.contains("/widget/api/session")));
 
@@ -209,10 +214,10 @@ async fn widget_tries_the_docs_path_then_on_404_the_openapi_path_and_providers_a
 #[tokio::test]
 async fn the_checked_redirect_is_what_is_forwarded() {
     let terra = standin::start(Behaviour::default()).await;
-    let p = proxy(&terra.api_base(), &[
-        ("TERRA_CONNECT_ALLOWED_REDIRECTS", "https://app.example"),
-        ("TERRA_CONNECT_ALLOWED_RESOURCES", "FITBIT"),
-    ]);
+    let p = proxy(
+        &terra.api_base(),
+        &[("TERRA_CONNECT_ALLOWED_REDIRECTS", "https://app.example"), ("TERRA_CONNECT_ALLOWED_RESOURCES", "FITBIT")],
+    );
     let response = client()
         .post(format!("{}/api/terra/auth/authenticateUser?resource=FITBIT", p.url))
         .json(&json!({"auth_success_redirect_url": "https://app.example\\@evil.example/done"}))

@@ -39,7 +39,10 @@ async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String),
 /// otherwise 404. 503 when the proxy has no webhook secret.
 ///
 /// Another owner's user is answered after the same wait as an unknown one (no timing hint).
-pub(crate) async fn from_webhook(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn from_webhook(
+    State(state): State<Arc<ProxyState>>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
     if !state.webhooks {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -77,10 +77,8 @@ async fn receive(state: &WebhookState, request: Request) -> Result<Response, Api
         return Err(too_large());
     }
     let bytes = {
-        let _slot = tokio::time::timeout(SLOT_WAIT, state.reads.acquire())
-            .await
-            .map_err(|_| busy())?
-            .map_err(|_| busy())?;
+        let _slot =
+            tokio::time::timeout(SLOT_WAIT, state.reads.acquire()).await.map_err(|_| busy())?.map_err(|_| busy())?;
         match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT)).await {
             Err(_) => {
                 return Err(ApiError::new(
@@ -102,12 +100,9 @@ async fn receive(state: &WebhookState, request: Request) -> Result<Response, Api
     match state.store.claim_delivery(&key, store::CLAIM_LEASE).await.map_err(store_unavailable)? {
         Claim::AlreadyProcessed => return Ok(Json(json!({ "status": "duplicate" })).into_response()),
         Claim::InProgress => {
-            let mut answer = ApiError::new(
-                StatusCode::CONFLICT,
-                "in_progress",
-                "this delivery is being processed; retry later",
-            )
-            .into_response();
+            let mut answer =
+                ApiError::new(StatusCode::CONFLICT, "in_progress", "this delivery is being processed; retry later")
+                    .into_response();
             answer.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(30u32));
             return Ok(answer);
         }
@@ -193,5 +188,9 @@ fn busy() -> ApiError {
 /// 503 `store_unavailable` (logged once here).
 pub(crate) fn store_unavailable(e: store::StoreError) -> ApiError {
     tracing::error!(error = %e, "the store did not answer");
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the proxy's shared state is unavailable; retry later")
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "the proxy's shared state is unavailable; retry later",
+    )
 }

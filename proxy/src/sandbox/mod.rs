@@ -64,17 +64,27 @@ trait Expires {
 }
 
 /// Inserts unless the map is full of live entries; expired ones are dropped when it is full.
-fn insert_bounded<V: Expires>(map: &Mutex<HashMap<String, V>>, key: String, value: V) -> Result<(), Response> {
+fn insert_bounded<V: Expires>(map: &Mutex<HashMap<String, V>>, key: String, value: V) -> Result<(), Full> {
     let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
     if map.len() >= MAX_ENTRIES {
         let now = Instant::now();
         map.retain(|_, v| v.expires() > now);
     }
     if map.len() >= MAX_ENTRIES {
-        return Err(terra_error(StatusCode::SERVICE_UNAVAILABLE, "the sandbox is full; retry later"));
+        return Err(Full);
     }
     map.insert(key, value);
     Ok(())
+}
+
+/// A map of the sandbox is full of live entries: answered 503.
+#[derive(Debug)]
+struct Full;
+
+impl IntoResponse for Full {
+    fn into_response(self) -> Response {
+        terra_error(StatusCode::SERVICE_UNAVAILABLE, "the sandbox is full; retry later")
+    }
 }
 
 /// A live entry of `map`.
@@ -318,14 +328,14 @@ async fn authenticate_user(
         expires: Instant::now() + SESSION_TTL,
     };
     if let Err(full) = start_login(&sandbox, session.clone(), pending) {
-        return full;
+        return full.into_response();
     }
     let auth_url = format!("{}/consent/{session}", sandbox.public_url);
     Json(json!({ "status": "success", "user_id": user_id, "auth_url": auth_url })).into_response()
 }
 
 /// Records a pending login and its not-yet-authenticated user.
-fn start_login(sandbox: &Sandbox, session: String, pending: Pending) -> Result<(), Response> {
+fn start_login(sandbox: &Sandbox, session: String, pending: Pending) -> Result<(), Full> {
     let user = User {
         provider: pending.resource.clone(),
         reference_id: pending.reference_id.clone(),
@@ -358,8 +368,7 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
         .collect();
-    let providers =
-        if providers.is_empty() { PROVIDERS.iter().map(|p| p.to_string()).collect() } else { providers };
+    let providers = if providers.is_empty() { PROVIDERS.iter().map(|p| p.to_string()).collect() } else { providers };
     if let Some(unknown) = providers.iter().find(|p| !PROVIDERS.contains(&p.as_str())) {
         return terra_error(StatusCode::BAD_REQUEST, &format!("Invalid provider: {unknown}"));
     }
@@ -372,7 +381,7 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
         expires: Instant::now() + sandbox.widget_ttl,
     };
     if let Err(full) = insert_bounded(&sandbox.widgets, id.clone(), widget) {
-        return full;
+        return full.into_response();
     }
     Json(json!({
         "status": "success",
@@ -421,7 +430,7 @@ async fn pick(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(
         expires: Instant::now() + SESSION_TTL,
     };
     if let Err(full) = start_login(&sandbox, session.clone(), pending) {
-        return full;
+        return full.into_response();
     }
     Redirect::to(&format!("/consent/{session}")).into_response()
 }
@@ -550,7 +559,7 @@ mod tests {
         }
         // Full of live entries: refused (503), the map does not grow.
         let refused = insert_bounded(&map, "one-too-many".into(), Entry(future)).unwrap_err();
-        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.into_response().status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(map.lock().unwrap().len(), MAX_ENTRIES);
     }
 
@@ -561,14 +570,15 @@ mod tests {
         let with_credentials = |r: reqwest::RequestBuilder| {
             r.header("dev-id", &handle.credentials.dev_id).header("x-api-key", &handle.credentials.api_key)
         };
-        let created: Value = with_credentials(http.post(format!("{}/auth/authenticateUser?resource=OURA", handle.api_base)))
-            .json(&json!({"reference_id": "r1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created: Value =
+            with_credentials(http.post(format!("{}/auth/authenticateUser?resource=OURA", handle.api_base)))
+                .json(&json!({"reference_id": "r1"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
         let user_id = created["user_id"].as_str().unwrap();
         let info: Value = with_credentials(http.get(format!("{}/userInfo?user_id={user_id}", handle.api_base)))
             .send()

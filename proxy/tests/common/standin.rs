@@ -111,7 +111,10 @@ async fn answer(State(shared): State<Shared>, method: Method, uri: Uri, headers:
     match path.as_str() {
         "/api/v2/auth/authenticateUser" => {
             if b.echo_400 {
-                return json(StatusCode::BAD_REQUEST, json!({"status":"error","message": format!("bad key {API_KEY}")}));
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    json!({"status":"error","message": format!("bad key {API_KEY}")}),
+                );
             }
             if b.echo_200 {
                 return json(
@@ -123,9 +126,16 @@ async fn answer(State(shared): State<Shared>, method: Method, uri: Uri, headers:
                 let chunk = Bytes::from(vec![b' '; 64 * 1024]);
                 let chunks = size / chunk.len();
                 let stream = futures_stream(chunk, chunks);
-                return Response::builder().status(200).header("content-type", "application/json").body(stream).unwrap();
+                return Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json")
+                    .body(stream)
+                    .unwrap();
             }
-            json(StatusCode::OK, json!({"status":"success","user_id":"u-1","auth_url":"https://provider.example/login"}))
+            json(
+                StatusCode::OK,
+                json!({"status":"success","user_id":"u-1","auth_url":"https://provider.example/login"}),
+            )
         }
         "/api/v2/userInfo" => json(
             StatusCode::OK,
