@@ -10,11 +10,11 @@
 //!
 //! Memory is bounded: pending sessions expire after [`SESSION_TTL`], users after
 //! [`USER_TTL`], widget sessions after their `expires_in`, and each map holds at most
-//! [`MAX_ENTRIES`] (past that, after dropping expired entries, new ones get 503).
+//! [`MAX_ENTRIES`] (past that the oldest entry is dropped).
 
 mod pages;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -63,34 +63,47 @@ trait Expires {
     fn expires(&self) -> Instant;
 }
 
-/// Inserts unless the map is full of live entries; expired ones are dropped when it is full.
-fn insert_bounded<V: Expires>(map: &Mutex<HashMap<String, V>>, key: String, value: V) -> Result<(), Full> {
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() >= MAX_ENTRIES {
+/// A map that holds at most [`MAX_ENTRIES`]: past that the oldest entry is dropped, and
+/// expired entries at the old end are dropped on every insert (O(1) amortised).
+struct Bounded<V> {
+    map: HashMap<String, V>,
+    /// Keys in insertion order (a key removed from `map` may linger here until popped).
+    order: VecDeque<String>,
+}
+
+impl<V> Default for Bounded<V> {
+    fn default() -> Self {
+        Bounded { map: HashMap::new(), order: VecDeque::new() }
+    }
+}
+
+impl<V: Expires + Clone> Bounded<V> {
+    fn insert(&mut self, key: String, value: V) {
         let now = Instant::now();
-        map.retain(|_, v| v.expires() > now);
+        while let Some(oldest) = self.order.front() {
+            let expired = self.map.get(oldest).is_none_or(|v| v.expires() <= now);
+            if !expired && self.order.len() < MAX_ENTRIES {
+                break;
+            }
+            let oldest = self.order.pop_front().expect("front exists");
+            self.map.remove(&oldest);
+        }
+        self.order.push_back(key.clone());
+        self.map.insert(key, value);
     }
-    if map.len() >= MAX_ENTRIES {
-        return Err(Full);
+
+    /// A live entry.
+    fn live(&self, key: &str) -> Option<V> {
+        self.map.get(key).filter(|v| Instant::now() < v.expires()).cloned()
     }
-    map.insert(key, value);
-    Ok(())
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
 }
 
-/// A map of the sandbox is full of live entries: answered 503.
-#[derive(Debug)]
-struct Full;
-
-impl IntoResponse for Full {
-    fn into_response(self) -> Response {
-        terra_error(StatusCode::SERVICE_UNAVAILABLE, "the sandbox is full; retry later")
-    }
-}
-
-/// A live entry of `map`.
-fn live<V: Expires + Clone>(map: &Mutex<HashMap<String, V>>, key: &str) -> Option<V> {
-    let value = map.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()?;
-    (Instant::now() < value.expires()).then_some(value)
+fn lock<V>(map: &Mutex<Bounded<V>>) -> std::sync::MutexGuard<'_, Bounded<V>> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A user Terra knows: created by authenticateUser, authenticated once the person allowed.
@@ -156,12 +169,12 @@ pub(crate) struct Sandbox {
     coop: bool,
     webhook: Option<WebhookTarget>,
     public_url: String,
-    sessions: Mutex<HashMap<String, Pending>>,
+    sessions: Mutex<Bounded<Pending>>,
     /// Widget sessions: id -> the picker's state.
-    widgets: Mutex<HashMap<String, Widget>>,
+    widgets: Mutex<Bounded<Widget>>,
     widget_ttl: Duration,
     /// Users by id, for `userInfo`.
-    users: Mutex<HashMap<String, User>>,
+    users: Mutex<Bounded<User>>,
 }
 
 /// A running sandbox.
@@ -213,10 +226,10 @@ pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandl
         coop,
         webhook,
         public_url: format!("http://{addr}"),
-        sessions: Mutex::new(HashMap::new()),
-        widgets: Mutex::new(HashMap::new()),
+        sessions: Mutex::default(),
+        widgets: Mutex::default(),
         widget_ttl,
-        users: Mutex::new(HashMap::new()),
+        users: Mutex::default(),
     });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router(sandbox)).await {
@@ -267,7 +280,8 @@ async fn user_info(State(sandbox): State<Arc<Sandbox>>, Query(q): Query<UserQuer
     let Some(user_id) = q.user_id.filter(|u| !u.is_empty()) else {
         return terra_error(StatusCode::BAD_REQUEST, "user_id is a required query parameter");
     };
-    match live(&sandbox.users, &user_id) {
+    let user = lock(&sandbox.users).live(&user_id);
+    match user {
         // As Terra: a user exists from authenticateUser on; is_authenticated says whether the
         // login finished.
         Some(user) => Json(json!({
@@ -327,23 +341,21 @@ async fn authenticate_user(
         failure_url: text.remove("auth_failure_redirect_url"),
         expires: Instant::now() + SESSION_TTL,
     };
-    if let Err(full) = start_login(&sandbox, session.clone(), pending) {
-        return full.into_response();
-    }
+    start_login(&sandbox, session.clone(), pending);
     let auth_url = format!("{}/consent/{session}", sandbox.public_url);
     Json(json!({ "status": "success", "user_id": user_id, "auth_url": auth_url })).into_response()
 }
 
 /// Records a pending login and its not-yet-authenticated user.
-fn start_login(sandbox: &Sandbox, session: String, pending: Pending) -> Result<(), Full> {
+fn start_login(sandbox: &Sandbox, session: String, pending: Pending) {
     let user = User {
         provider: pending.resource.clone(),
         reference_id: pending.reference_id.clone(),
         authenticated: false,
         expires: Instant::now() + USER_TTL,
     };
-    insert_bounded(&sandbox.users, pending.user_id.clone(), user)?;
-    insert_bounded(&sandbox.sessions, session, pending)
+    lock(&sandbox.users).insert(pending.user_id.clone(), user);
+    lock(&sandbox.sessions).insert(session, pending);
 }
 
 #[derive(Deserialize)]
@@ -380,9 +392,7 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
         failure_url: text("auth_failure_redirect_url"),
         expires: Instant::now() + sandbox.widget_ttl,
     };
-    if let Err(full) = insert_bounded(&sandbox.widgets, id.clone(), widget) {
-        return full.into_response();
-    }
+    lock(&sandbox.widgets).insert(id.clone(), widget);
     Json(json!({
         "status": "success",
         "session_id": id,
@@ -397,7 +407,7 @@ fn expired_widget() -> (StatusCode, axum::response::Html<String>) {
 }
 
 fn live_widget(sandbox: &Sandbox, id: &str) -> Option<Widget> {
-    live(&sandbox.widgets, id)
+    lock(&sandbox.widgets).live(id)
 }
 
 async fn widget_page(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
@@ -429,9 +439,7 @@ async fn pick(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(
         failure_url: widget.failure_url,
         expires: Instant::now() + SESSION_TTL,
     };
-    if let Err(full) = start_login(&sandbox, session.clone(), pending) {
-        return full.into_response();
-    }
+    start_login(&sandbox, session.clone(), pending);
     Redirect::to(&format!("/consent/{session}")).into_response()
 }
 
@@ -440,7 +448,7 @@ async fn consent_page(
     Path(session): Path<String>,
     Query(q): Query<ConsentQuery>,
 ) -> Response {
-    let pending = live(&sandbox.sessions, &session);
+    let pending = lock(&sandbox.sessions).live(&session);
     let mut response = match pending {
         Some(p) => pages::consent(&session, &p.resource).into_response(),
         None => (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response(),
@@ -461,13 +469,13 @@ async fn decide(
     Path(session): Path<String>,
     Form(decision): Form<Decision>,
 ) -> Response {
-    let removed = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
+    let removed = lock(&sandbox.sessions).map.remove(&session);
     let Some(p) = removed.filter(|p| Instant::now() < p.expires) else {
         return (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response();
     };
     let allow = decision.decision == "allow";
     if allow {
-        if let Some(user) = sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&p.user_id) {
+        if let Some(user) = lock(&sandbox.users).map.get_mut(&p.user_id) {
             user.authenticated = true;
             user.expires = Instant::now() + USER_TTL;
         }
@@ -542,25 +550,32 @@ mod tests {
     }
 
     #[test]
-    fn maps_are_bounded_and_expired_entries_make_room() {
-        let map = Mutex::new(HashMap::new());
+    fn maps_are_bounded_and_expired_entries_go_first() {
+        let mut map = Bounded::default();
         let past = Instant::now() - Duration::from_secs(1);
         let future = Instant::now() + Duration::from_secs(3600);
-        for i in 0..MAX_ENTRIES {
-            assert!(insert_bounded(&map, format!("old{i}"), Entry(past)).is_ok());
+        for i in 0..100 {
+            map.insert(format!("old{i}"), Entry(past));
         }
-        // Full of expired entries: they are dropped and the new one fits.
-        assert!(insert_bounded(&map, "new".into(), Entry(future)).is_ok());
-        assert_eq!(map.lock().unwrap().len(), 1);
-        assert!(live(&map, "new").is_some());
-        assert!(live(&map, "old0").is_none());
-        for i in 1..MAX_ENTRIES {
-            assert!(insert_bounded(&map, format!("live{i}"), Entry(future)).is_ok());
+        // Expired entries at the old end are dropped by the next insert.
+        map.insert("new".into(), Entry(future));
+        assert_eq!(map.len(), 1);
+        assert!(map.live("new").is_some() && map.live("old0").is_none());
+        // A flood of live entries: never more than MAX_ENTRIES; the oldest go first.
+        for i in 0..MAX_ENTRIES + 500 {
+            map.insert(format!("live{i}"), Entry(future));
         }
-        // Full of live entries: refused (503), the map does not grow.
-        let refused = insert_bounded(&map, "one-too-many".into(), Entry(future)).unwrap_err();
-        assert_eq!(refused.into_response().status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(map.lock().unwrap().len(), MAX_ENTRIES);
+        assert_eq!(map.len(), MAX_ENTRIES);
+        assert!(map.order.len() <= MAX_ENTRIES);
+        assert!(map.live("new").is_none() && map.live("live0").is_none());
+        assert!(map.live(&format!("live{}", MAX_ENTRIES + 499)).is_some());
+        // Removed keys do not let the order queue grow past the bound.
+        for i in 0..MAX_ENTRIES * 2 {
+            let key = format!("gone{i}");
+            map.insert(key.clone(), Entry(future));
+            map.map.remove(&key);
+        }
+        assert!(map.order.len() <= MAX_ENTRIES);
     }
 
     #[tokio::test]
