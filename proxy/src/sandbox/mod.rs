@@ -97,6 +97,7 @@ impl<V: Expires + Clone> Bounded<V> {
         self.map.get(key).filter(|v| Instant::now() < v.expires()).cloned()
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.map.len()
     }
