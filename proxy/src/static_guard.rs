@@ -1,6 +1,9 @@
 //! What the demo's static serving refuses (404, before the file server sees the request):
 //! paths that start with `//` (a directory redirect would answer `Location: //x/`, which a
 //! browser reads as another host), backslashes, dot-files, `node_modules` and lock files.
+//! One exception: `node_modules/terra-connect/` (this project's own package), which a plain
+//! page without a bundler imports (README, "In a plain page"); every other installed package
+//! (the demo's dev tools) stays unserved.
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -17,12 +20,20 @@ pub fn allowed(path: &str) -> bool {
         if p.starts_with("//") || p.contains('\\') {
             return false;
         }
-        for segment in p.split('/') {
-            let lower = segment.to_ascii_lowercase();
+        let segments: Vec<String> = p.split('/').map(str::to_ascii_lowercase).collect();
+        let modules = segments.iter().filter(|s| *s == "node_modules").count();
+        if modules > 1 {
+            return false;
+        }
+        if let Some(at) = segments.iter().position(|s| s == "node_modules") {
+            if segments.get(at + 1).map(String::as_str) != Some("terra-connect") {
+                return false;
+            }
+        }
+        for lower in &segments {
             if lower.starts_with('.') && !lower.is_empty()
-                || lower == "node_modules"
                 || lower.ends_with(".lock")
-                || LOCK_FILES.iter().any(|f| f.eq_ignore_ascii_case(&lower))
+                || LOCK_FILES.iter().any(|f| f.eq_ignore_ascii_case(lower))
             {
                 return false;
             }
@@ -46,7 +57,14 @@ mod tests {
 
     #[test]
     fn refuses_protocol_relative_hidden_and_package_files() {
-        for ok in ["/", "/index.html", "/pkg/terra_connect.js", "/e2e/done.html", "/a.b/c"] {
+        for ok in [
+            "/",
+            "/index.html",
+            "/pkg/terra_connect.js",
+            "/e2e/done.html",
+            "/a.b/c",
+            "/node_modules/terra-connect/index.js",
+        ] {
             assert!(allowed(ok), "{ok}");
         }
         for bad in [
@@ -56,6 +74,10 @@ mod tests {
             "/\\evil",
             "/node_modules/playwright-core/package.json",
             "/a/NODE_MODULES/x",
+            "/node_modules/terra-connect/node_modules/x/index.js",
+            "/node_modules/terra-connect-evil/index.js",
+            "/node_modules/terra-connect/../playwright-core/package.json",
+            "/node_modules/terra-connect/%2e%2e/playwright-core/package.json",
             "/package-lock.json",
             "/yarn.lock",
             "/Cargo.lock",

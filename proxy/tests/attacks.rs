@@ -305,10 +305,17 @@ async fn another_owners_user_waits_as_long_as_an_unknown_user() {
 #[tokio::test]
 async fn static_files_refuse_protocol_relative_paths_node_modules_and_lock_files() {
     let www = std::env::temp_dir().join(format!("tc-www-{}", uuid::Uuid::new_v4()));
-    for dir in ["x", "node_modules/pkg"] {
+    for dir in ["x", "node_modules/pkg", "node_modules/terra-connect"] {
         std::fs::create_dir_all(www.join(dir)).unwrap();
     }
-    for file in ["index.html", "x/index.html", "node_modules/pkg/index.js", "package-lock.json", ".env"] {
+    for file in [
+        "index.html",
+        "x/index.html",
+        "node_modules/pkg/index.js",
+        "node_modules/terra-connect/index.js",
+        "package-lock.json",
+        ".env",
+    ] {
         std::fs::write(www.join(file), "content").unwrap();
     }
     let p = ProxyProcess::start(&[("TERRA_CONNECT_WWW_DIR", www.to_str().unwrap())]);
@@ -321,6 +328,8 @@ async fn static_files_refuse_protocol_relative_paths_node_modules_and_lock_files
         answer
     };
     assert!(raw("/index.html").starts_with("HTTP/1.1 200"));
+    // This project's own package stays importable by a page without a bundler.
+    assert!(raw("/node_modules/terra-connect/index.js").starts_with("HTTP/1.1 200"));
     assert!(raw("/x").to_ascii_lowercase().contains("location: /x/"), "a normal directory redirect still works");
     for path in ["//x", "//evil.example", "/node_modules/pkg/index.js", "/package-lock.json", "/.env", "/%2F%2Fx"] {
         let answer = raw(path);
