@@ -2,7 +2,9 @@
 //! bounds `axum::serve` does not set. A request whose headers are not complete within the
 //! header timeout is closed; a connection with no request in flight for the idle timeout is
 //! closed (a long poll is a request in flight, not idle); at most `max_connections` are served
-//! at once (further ones wait in the listen queue). On shutdown the listener closes, every
+//! at once (further ones wait in the listen queue). When that bound is reached, connections
+//! idle for at least [`SHED_AFTER`] are closed at once, so that idle or half-open connections
+//! cannot hold every slot until the idle timeout. On shutdown the listener closes, every
 //! connection finishes its in-flight request and closes.
 
 use std::convert::Infallible;
@@ -31,6 +33,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
 }
 
+/// At the connection bound, connections idle this long are closed to make room.
+pub const SHED_AFTER: Duration = Duration::from_secs(1);
+
 /// How long connections may take to finish after shutdown began.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -38,15 +43,33 @@ const DRAIN: Duration = Duration::from_secs(30);
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopped) = watch::channel(false);
+    let (shed, shedding) = watch::channel(0u64);
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            _ = &mut shutdown => break,
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Full: ask the connections idle long enough to make room, again every half
+                // SHED_AFTER while waiting for a slot.
+                let waited = loop {
+                    shed.send_modify(|round| *round += 1);
+                    tokio::select! {
+                        permit = permits.clone().acquire_owned() => {
+                            break Some(permit.expect("the semaphore is never closed"))
+                        }
+                        _ = tokio::time::sleep(SHED_AFTER / 2) => {}
+                        _ = &mut shutdown => break None,
+                    }
+                };
+                match waited {
+                    Some(permit) => permit,
+                    None => break,
+                }
+            }
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -61,7 +84,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(builder.clone(), stream, peer, app.clone(), limits, stopped.clone(), permit));
+        let signals = Signals { stopped: stopped.clone(), shedding: shedding.clone() };
+        tokio::spawn(connection(builder.clone(), stream, peer, app.clone(), limits, signals, permit));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -69,6 +93,12 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
     if tokio::time::timeout(DRAIN, permits.acquire_many(all)).await.is_err() {
         tracing::warn!("some connections did not finish within 30 s of shutdown");
     }
+}
+
+/// What a connection listens to: shutdown, and requests to close if idle.
+struct Signals {
+    stopped: watch::Receiver<bool>,
+    shedding: watch::Receiver<u64>,
 }
 
 /// Requests in flight on one connection and when the last one ended.
@@ -96,7 +126,7 @@ async fn connection(
     peer: SocketAddr,
     app: Router,
     limits: Limits,
-    mut stopped: watch::Receiver<bool>,
+    signals: Signals,
     _permit: OwnedSemaphorePermit,
 ) {
     let activity =
@@ -119,6 +149,7 @@ async fn connection(
     };
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
     tokio::pin!(conn);
+    let Signals { mut stopped, mut shedding } = signals;
     let mut closing: Option<Instant> = None;
     loop {
         let wake = match (closing, activity.idle_since()) {
@@ -130,6 +161,13 @@ async fn connection(
             _ = conn.as_mut() => break,
             changed = stopped.changed(), if closing.is_none() => {
                 if changed.is_err() || *stopped.borrow() {
+                    conn.as_mut().graceful_shutdown();
+                    closing = Some(Instant::now());
+                }
+            }
+            changed = shedding.changed(), if closing.is_none() => {
+                let idle_long = activity.idle_since().is_some_and(|idle| idle + SHED_AFTER <= Instant::now());
+                if changed.is_ok() && idle_long {
                     conn.as_mut().graceful_shutdown();
                     closing = Some(Instant::now());
                 }
