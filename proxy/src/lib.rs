@@ -22,8 +22,15 @@
 //! # }
 //! ```
 //!
-//! With no credentials the binary starts the built-in [`sandbox`], a local stand-in for
-//! Terra's API and a provider's consent page, so demos and tests run offline.
+//! Every piece of state shared between requests (processed webhook deliveries, `auth` events
+//! awaiting confirmation, revocations, rate-limit counters) goes through one [`Store`]; the
+//! default is a [`MemoryStore`], and [`ProxyBuilder::store`] plugs another (e.g. one shared by
+//! several instances).
+//!
+//! With no credentials the binary starts the built-in sandbox (module `sandbox`), a local
+//! stand-in for Terra's API and a provider's consent page, so demos and tests run offline. It
+//! and the binary's static-file serving sit behind the `sandbox` feature (on by default);
+//! a production dependency leaves them out with `default-features = false`.
 
 #![deny(missing_docs)]
 
