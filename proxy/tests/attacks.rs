@@ -349,3 +349,34 @@ async fn static_files_refuse_protocol_relative_paths_node_modules_and_lock_files
     }
     let _ = std::fs::remove_dir_all(&www);
 }
+
+#[test]
+fn a_body_that_stalls_is_answered_408_within_the_read_bound() {
+    let proxy = proxy("http://127.0.0.1:9/api/v2", &[("TERRA_CONNECT_ALLOWED_RESOURCES", "FITBIT")]);
+    let started = Instant::now();
+    let header = format!("t={},v1={}", now(), "ab".repeat(32));
+    let requests = [
+        format!("POST /api/terra/webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\nx-terra-signature: {header}\r\n\r\n{{"),
+        "POST /api/terra/auth/authenticateUser?resource=FITBIT HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{".to_owned(),
+    ];
+    let streams: Vec<TcpStream> = requests
+        .iter()
+        .map(|request| {
+            let mut stream = TcpStream::connect(addr(&proxy)).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+            stream
+        })
+        .collect();
+    for mut stream in streams {
+        let mut answer = [0u8; 64];
+        let n = stream.read(&mut answer).unwrap();
+        assert!(
+            String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&answer[..n])
+        );
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(9) && took < Duration::from_secs(14), "{took:?}");
+}
