@@ -243,23 +243,23 @@ impl Store for RedisStore {
     async fn finish_delivery(&self, key: &str, keep: Duration) -> Result<(), StoreError> {
         let mut conn = self.commands.clone();
         let redis_key = self.keys.delivery(key);
+        // The token is dropped whatever Redis answers: a claim not marked done expires by itself.
+        self.claims().remove(key);
         self.run("SET", async move {
             ::redis::cmd("SET").arg(redis_key).arg("done").arg("PX").arg(millis(keep)).query_async::<()>(&mut conn).await
         })
-        .await?;
-        self.claims().remove(key);
-        Ok(())
+        .await
     }
 
     async fn release_delivery(&self, key: &str) -> Result<(), StoreError> {
-        // Without a token this instance holds no claim on `key`: nothing to give up.
-        let Some(token) = self.claims().get(key).cloned() else { return Ok(()) };
+        // Without a token this instance holds no claim on `key`: nothing to give up. The token
+        // is dropped whatever Redis answers (an unreleased claim ends with its lease).
+        let Some(token) = self.claims().remove(key) else { return Ok(()) };
         let mut conn = self.commands.clone();
         let (redis_key, script) = (self.keys.delivery(key), &self.scripts.release);
         self.run("release", async move { script.key(redis_key).arg(token).invoke_async::<i64>(&mut conn).await })
-            .await?;
-        self.claims().remove(key);
-        Ok(())
+            .await
+            .map(|_| ())
     }
 
     async fn record_auth(&self, user: &TerraUser, keep: Duration) -> Result<(), StoreError> {
@@ -328,6 +328,7 @@ impl Store for RedisStore {
     }
 
     async fn hit_rate_limit(&self, client: &str, per_minute: u32) -> Result<RateDecision, StoreError> {
+        // "At most 0 per minute" refuses everything (the binary's configuration allows 1 and up).
         if per_minute == 0 {
             return Ok(RateDecision::Limited { retry_after_secs: 60 });
         }
