@@ -46,8 +46,8 @@ use wasm_bindgen::prelude::*;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 use crate::web::values::{read_complete, read_flow, read_session, redirect_to_js, to_js_error};
-use crate::web::{complete, flow};
 pub use crate::web::values::{JsCompleteOptions, JsConnectOptions, JsSessionOptions};
+use crate::web::{complete, flow};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_SECTION: &'static str = TS_TYPES;
@@ -155,7 +155,6 @@ export interface ConnectResult extends RedirectResult {
 }
 "#;
 
-
 fn reject(error: error::Error) -> js_sys::Promise {
     js_sys::Promise::reject(&to_js_error(error))
 }
@@ -191,7 +190,9 @@ pub fn connect(options: &JsConnectOptions) -> js_sys::Promise {
         Ok((session, flow_raw.validate()?, signal, on_tab_closed))
     });
     match parsed {
-        Ok((session, flow_options, signal, on_tab_closed)) => flow::connect(session, flow_options, signal, on_tab_closed),
+        Ok((session, flow_options, signal, on_tab_closed)) => {
+            flow::connect(session, flow_options, signal, on_tab_closed)
+        }
         Err(e) => reject(e),
     }
 }

@@ -432,7 +432,8 @@ async fn verify_proxy_asks_the_proxy() {
 #[wasm_bindgen_test]
 async fn extra_parameters_come_back_as_details() {
     let r = parse_redirect(Some(
-        "https://app.example/failed?page=2&tc_outcome=failure&reference_id=u&reason=user_denied&error_text=a%26b".into(),
+        "https://app.example/failed?page=2&tc_outcome=failure&reference_id=u&reason=user_denied&error_text=a%26b"
+            .into(),
     ))
     .unwrap();
     let details = get(&r, "details");
@@ -445,7 +446,8 @@ async fn extra_parameters_come_back_as_details() {
     let promise = connect(&connect_options("OURA", &[]));
     let state = pending_state().await;
     let o = Object::new();
-    let href = format!("{}/failed?tc_outcome=failure&tc_state={state}&reference_id=user-42&reason=user_denied", origin());
+    let href =
+        format!("{}/failed?tc_outcome=failure&tc_state={state}&reference_id=user-42&reason=user_denied", origin());
     Reflect::set(&o, &s("href"), &s(&href)).unwrap();
     Reflect::set(&o, &s("closeTab"), &JsValue::FALSE).unwrap();
     let completed = complete(&o.into()).unwrap();

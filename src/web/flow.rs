@@ -154,7 +154,9 @@ fn closed_on_our_page() -> Error {
 fn cancelled(event: &Event, close_tab: bool) -> Option<End> {
     match event {
         Event::Abort => Some(End::Fail(Error::new(ErrorCode::Aborted, "the signal aborted"), close_tab)),
-        Event::Timeout => Some(End::Fail(Error::new(ErrorCode::Timeout, "no result arrived within timeoutMs"), close_tab)),
+        Event::Timeout => {
+            Some(End::Fail(Error::new(ErrorCode::Timeout, "no result arrived within timeoutMs"), close_tab))
+        }
         _ => None,
     }
 }
@@ -204,7 +206,8 @@ impl Flow {
                 }
             }
         };
-        let page = wire::interpret_login(&self.session.target, status, read_answer(&text)).map_err(|e| End::Fail(e, true))?;
+        let page =
+            wire::interpret_login(&self.session.target, status, read_answer(&text)).map_err(|e| End::Fail(e, true))?;
         match &self.tab {
             Some(tab) if tab.is_closed() => return Err(End::Fail(closed_on_our_page(), false)),
             Some(tab) => tab.navigate(&page),
@@ -242,7 +245,8 @@ impl Flow {
             return Err(End::Fail(closed_on_our_page(), false));
         }
         if self.reject_on_tab_close {
-            let error = Error::new(ErrorCode::PopupClosed, "the tab was closed (or reads closed) before the result arrived");
+            let error =
+                Error::new(ErrorCode::PopupClosed, "the tab was closed (or reads closed) before the result arrived");
             return Err(End::Fail(error, false));
         }
         // A tab on a page with Cross-Origin-Opener-Policy reads closed while it is alive:

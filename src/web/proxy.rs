@@ -15,14 +15,14 @@ pub async fn send(url: String, body: Option<String>, signal: Option<AbortSignal>
     };
     let unreachable = "could not reach the proxy (offline, refused, or blocked by CORS)";
     let request = match body {
-        Some(body) => Request::post(&url)
-            .header("content-type", "application/json")
-            .abort_signal(signal.as_ref())
-            .body(body),
+        Some(body) => {
+            Request::post(&url).header("content-type", "application/json").abort_signal(signal.as_ref()).body(body)
+        }
         None => Request::get(&url).abort_signal(signal.as_ref()).build(),
     };
     let response = request.map_err(|_| failed(unreachable))?.send().await.map_err(|_| failed(unreachable))?;
     let status = response.status();
-    let text = response.text().await.map_err(|_| failed("the connection to the proxy broke while reading its answer"))?;
+    let text =
+        response.text().await.map_err(|_| failed("the connection to the proxy broke while reading its answer"))?;
     Ok((status, text))
 }

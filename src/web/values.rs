@@ -179,7 +179,12 @@ pub fn read_flow(options: &JsConnectOptions) -> Result<(RawFlowOptions, Option<j
         mode: r.text(options.mode(), "mode"),
         fallback: r.text(options.fallback(), "fallback"),
         timeout_ms: r.read(options.timeout_ms(), "timeoutMs", "must be a number", JsValue::as_f64),
-        reject_on_tab_close: r.read(options.reject_on_tab_close(), "rejectOnTabClose", "must be a boolean", JsValue::as_bool),
+        reject_on_tab_close: r.read(
+            options.reject_on_tab_close(),
+            "rejectOnTabClose",
+            "must be a boolean",
+            JsValue::as_bool,
+        ),
         verify: r
             .read(options.verify(), "verify", crate::options::VERIFY_VALUES, |v| match v.as_bool() {
                 Some(true) => Some(Some("proxy".to_owned())),
