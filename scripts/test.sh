@@ -11,6 +11,8 @@ say "native tests (cargo test --workspace)"
 cargo test --workspace
 
 "$ROOT/scripts/build-pkg.sh"
+say "size budget (www/bench/size.mjs, check-size-budget.mjs: over 44 KiB fails the tests)"
+(cd www && node bench/size.mjs && node bench/check-size-budget.mjs)
 say "building the proxy binary and the fault proxy (release)"
 cargo build --release -p terra-connect-proxy --bin terra-connect-proxy --example fault_proxy
 
