@@ -206,7 +206,7 @@ for (const engine of ENGINES) describe(engine.name, () => {
     }
   });
 
-  test('popup blocked: connect() from a timer rejects with popup_blocked; fallback goes to redirect mode', async () => {
+  test('popup blocked: connect() from a timer, or a second one in the same click, rejects with popup_blocked; fallback goes to redirect mode', async () => {
     const strict = await engine.launch({ popupBlocking: true });
     try {
       // No page.click/evaluate before the page's own timer fires: no user activation.
@@ -214,6 +214,17 @@ for (const engine of ENGINES) describe(engine.name, () => {
       await sleep(1200);
       assert.equal((await entry(page, 'error')).code, 'popup_blocked');
       assert.equal(await context.pageCount(), 1, 'no tab was opened');
+      await context.close();
+
+      // One click is one user activation: the first connect() of the click opens its tab, the
+      // second one in the same click handler is blocked.
+      ({ context, page } = await flowPage(proxy, '?double=1', strict));
+      const tab = await page.clickForPopup('#connect');
+      await tab.waitForURL(/\/consent\//);
+      assert.equal((await entry(page, 'error', '[data-flow="1"]')).code, 'popup_blocked');
+      assert.equal(await context.pageCount(), 2, 'one tab for the two calls');
+      await tab.click('#allow');
+      assert.equal((await entry(page, 'result', '[data-flow="0"]')).outcome, 'success');
       await context.close();
 
       ({ context, page } = await flowPage(proxy, '?auto=200&fallback=redirect&resource=COROS', strict, { waitReady: false }));
