@@ -126,7 +126,9 @@ class PuppeteerContext {
   constructor(raw) {
     this.raw = raw;
     this.listeners = [];
-    // Every page of the context, the tabs the app opens included, reports its requests.
+    // Every page of the context, the tabs the app opens included, reports its requests (from
+    // a moment after the page appears: enough for the redirects the cases look for, which
+    // follow a click in the tab).
     raw.on('targetcreated', async (target) => {
       const page = await target.page();
       page?.on('request', (request) => { for (const fn of this.listeners) fn(request.url()); });
