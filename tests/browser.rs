@@ -12,8 +12,22 @@ use wasm_bindgen_test::*;
 use terra_connect::web::values::TerraConnectError;
 use terra_connect::{create_session, parse_redirect, JsSessionOptions};
 
-fn connect(options: &JsSessionOptions) -> js_sys::Promise {
-    terra_connect::connect(options.unchecked_ref())
+/// `connect()` as an app calls it: from JavaScript of its own (a click handler), not from
+/// inside the futures executor that runs this test. (Firefox may run a microtask checkpoint
+/// inside `window.open`; called from inside a running wasm-bindgen-futures task, that
+/// re-enters the executor's queue and leaves it stuck; see `terra_connect::web::later`.)
+/// Resolves with connect()'s promise, wrapped in an array so that it is not awaited.
+async fn connect(options: &JsSessionOptions) -> js_sys::Promise {
+    let mut options = Some(JsValue::from(options.unchecked_ref::<JsValue>().clone()));
+    let started = js_sys::Promise::new(&mut |resolve, _| {
+        let options = options.take().unwrap();
+        let run = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let promise = terra_connect::connect(options.unchecked_ref());
+            let _ = resolve.call1(&JsValue::NULL, &js_sys::Array::of1(&promise));
+        });
+        web_sys::window().unwrap().queue_microtask(run.unchecked_ref());
+    });
+    JsFuture::from(started).await.unwrap().unchecked_into::<js_sys::Array>().get(0).unchecked_into()
 }
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -96,7 +110,7 @@ async fn invalid_arguments_fail_before_any_request() {
         let message = get(&error, "message").as_string().unwrap();
         assert!(message.starts_with(option), "{message}");
         let opts: JsValue = options(&pairs).into();
-        rejects_with(connect(opts.unchecked_ref()), "invalid_argument").await;
+        rejects_with(connect(opts.unchecked_ref()).await, "invalid_argument").await;
     }
     let not_an_object = JsValue::from_str("FITBIT").unchecked_into::<JsSessionOptions>();
     rejects_with(create_session(&not_an_object), "invalid_argument").await;
@@ -192,7 +206,7 @@ fn complete(options: &JsValue) -> Result<JsValue, JsValue> {
 
 #[wasm_bindgen_test]
 async fn connect_resolves_when_the_success_page_completes() {
-    let promise = connect(&connect_options("fitbit", &[]));
+    let promise = connect(&connect_options("fitbit", &[])).await;
     let state = pending_state().await;
     assert!(terra_connect::state::is_well_formed(&state));
     let redirect = came_back("success", &state);
@@ -211,7 +225,7 @@ async fn connect_resolves_when_the_success_page_completes() {
 
 #[wasm_bindgen_test]
 async fn the_failure_url_rejects_with_auth_failed_and_what_came_back() {
-    let promise = connect(&connect_options("OURA", &[]));
+    let promise = connect(&connect_options("OURA", &[])).await;
     let state = pending_state().await;
     complete(&came_back("failure", &state)).unwrap();
     let error = rejects_with(promise, "auth_failed").await;
@@ -223,7 +237,7 @@ async fn the_failure_url_rejects_with_auth_failed_and_what_came_back() {
 #[wasm_bindgen_test]
 async fn forged_urls_are_refused_and_deliver_nothing() {
     let abort = web_sys::AbortController::new().unwrap();
-    let promise = connect(&connect_options("GARMIN", &[("signal", abort.signal().into())]));
+    let promise = connect(&connect_options("GARMIN", &[("signal", abort.signal().into())])).await;
     let state = pending_state().await;
     let unknown = "0123456789abcdef0123456789abcdef";
     let href = |query: &str| {
@@ -253,7 +267,7 @@ async fn forged_urls_are_refused_and_deliver_nothing() {
 
 #[wasm_bindgen_test]
 async fn connect_times_out() {
-    let promise = connect(&connect_options("FITBIT", &[("timeoutMs", JsValue::from(300))]));
+    let promise = connect(&connect_options("FITBIT", &[("timeoutMs", JsValue::from(300))])).await;
     rejects_with(promise, "timeout").await;
     assert!(terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX).is_empty());
 }
@@ -262,7 +276,7 @@ async fn connect_times_out() {
 async fn an_already_aborted_signal_rejects_at_once() {
     let abort = web_sys::AbortController::new().unwrap();
     abort.abort();
-    let promise = connect(&connect_options("FITBIT", &[("signal", abort.signal().into())]));
+    let promise = connect(&connect_options("FITBIT", &[("signal", abort.signal().into())])).await;
     rejects_with(promise, "aborted").await;
     assert!(terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX).is_empty());
 }
@@ -280,7 +294,7 @@ async fn connect_checks_its_own_options() {
         (&[("successUrl", s("http://127.0.0.1:1/elsewhere"))], "successUrl"),
     ];
     for (extra, option) in cases {
-        let error = rejects_with(connect(&connect_options("FITBIT", extra)), "invalid_argument").await;
+        let error = rejects_with(connect(&connect_options("FITBIT", extra)).await, "invalid_argument").await;
         assert!(get(&error, "message").as_string().unwrap().starts_with(option), "{option}");
     }
     let no_failure_url = options(&[
@@ -288,12 +302,12 @@ async fn connect_checks_its_own_options() {
         ("resource", s("FITBIT")),
         ("successUrl", s(&format!("{}/done", origin()))),
     ]);
-    rejects_with(connect(&no_failure_url), "invalid_argument").await;
+    rejects_with(connect(&no_failure_url).await, "invalid_argument").await;
 }
 
 #[wasm_bindgen_test]
 async fn connect_rejects_and_cleans_up_when_the_session_cannot_be_created() {
-    rejects_with(connect(&connect_options("NOSUCHWATCH", &[])), "proxy_error").await;
+    rejects_with(connect(&connect_options("NOSUCHWATCH", &[])).await, "proxy_error").await;
     assert!(terra_connect::web::storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX).is_empty());
 }
 
@@ -407,7 +421,7 @@ async fn create_session_aborts_a_request_in_flight() {
 async fn connect_aborts_its_long_poll_in_flight() {
     let controller = web_sys::AbortController::new().unwrap();
     let promise =
-        connect(&connect_options("FITBIT", &[("verify", s("webhook")), ("signal", controller.signal().into())]));
+        connect(&connect_options("FITBIT", &[("verify", s("webhook")), ("signal", controller.signal().into())])).await;
     let state = pending_state().await;
     complete(&came_back("success", &state)).unwrap();
     sleep(300).await; // the long poll is now in flight
@@ -421,7 +435,7 @@ async fn connect_aborts_its_long_poll_in_flight() {
 /// not know the user the redirect names, so the result is `not_verified`.
 #[wasm_bindgen_test]
 async fn verify_proxy_asks_the_proxy() {
-    let promise = connect(&connect_options("FITBIT", &[("verify", s("proxy"))]));
+    let promise = connect(&connect_options("FITBIT", &[("verify", s("proxy"))])).await;
     let state = pending_state().await;
     complete(&came_back("success", &state)).unwrap();
     rejects_with(promise, "not_verified").await;
@@ -443,7 +457,7 @@ async fn extra_parameters_come_back_as_details() {
     let none = parse_redirect(Some("https://app.example/done?tc_outcome=success&user_id=u".into())).unwrap();
     assert_eq!(js_sys::Object::keys(get(&none, "details").unchecked_ref::<Object>()).length(), 0);
 
-    let promise = connect(&connect_options("OURA", &[]));
+    let promise = connect(&connect_options("OURA", &[])).await;
     let state = pending_state().await;
     let o = Object::new();
     let href =
@@ -480,7 +494,7 @@ async fn connect_fails_at_once_when_storage_refuses_the_pending_record() {
         ("successUrl", s(&format!("{}/done", origin()))),
         ("failureUrl", s(&format!("{}/failed", origin()))),
     ]);
-    let result = JsFuture::from(connect(&dead)).await;
+    let result = JsFuture::from(connect(&dead).await).await;
     let took = now() - started;
     for key in storage::keys_with_prefix(FILL) {
         storage::remove(&key);

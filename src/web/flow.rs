@@ -253,9 +253,12 @@ impl Flow {
         // report it once and keep waiting for the result, the timeout or an abort.
         if !self.close_reported {
             self.close_reported = true;
-            if let Some(callback) = &self.on_tab_closed {
-                // The app's callback failing must not stop the flow.
-                let _ = callback.call0(&JsValue::UNDEFINED);
+            if let Some(callback) = self.on_tab_closed.clone() {
+                // In a task of its own: the app's callback may call anything, and its failing
+                // must not stop the flow.
+                crate::web::later(move || {
+                    let _ = callback.call0(&JsValue::UNDEFINED);
+                });
             }
         }
         Ok(None)

@@ -28,3 +28,19 @@ extern "C" {
 pub fn window() -> Option<web_sys::Window> {
     WINDOW.with(|w| w.dyn_ref::<web_sys::Window>().cloned())
 }
+
+/// Runs `f` in a microtask of its own, after the futures executor's current run.
+///
+/// For browser calls made while a `connect()` flow is being polled: Firefox may run a
+/// microtask checkpoint synchronously inside some of them (closing a tab, seen here), which
+/// re-enters wasm-bindgen-futures' queue from inside its own run and leaves it stuck, so no
+/// promise of this page's wasm would settle again. Inside a microtask that nested checkpoint
+/// does not happen. (A microtask, not `setTimeout`: Firefox delays timers of background pages,
+/// and the app's page is in the background while the tab is open.) The app's `onTabClosed`
+/// callback runs this way too, since it may call anything.
+pub fn later(f: impl FnOnce() + 'static) {
+    let task = Closure::once_into_js(f);
+    if let Some(window) = window() {
+        window.queue_microtask(task.unchecked_ref());
+    }
+}
