@@ -82,7 +82,9 @@ async fn wake_latency(http: &reqwest::Client, poster: &str, waiter: &str, rounds
     for round in 0..rounds {
         let user_id = format!("bench-user-{round}-{}", uuid::Uuid::new_v4().simple());
         let poll = http
-            .get(format!("{waiter}/api/terra/connection/webhook?user_id={user_id}&reference_id=bench-ref&wait_ms=10000"))
+            .get(format!(
+                "{waiter}/api/terra/connection/webhook?user_id={user_id}&reference_id=bench-ref&wait_ms=10000"
+            ))
             .send();
         let poll = tokio::spawn(poll);
         tokio::time::sleep(Duration::from_millis(30)).await; // the long poll is waiting at the store

@@ -68,9 +68,9 @@ pub use crate::error::ApiError;
 use crate::resources::Resources;
 pub use crate::routes::webhook::WEBHOOK_BODY_LIMIT;
 pub use crate::store::memory::MemoryStore;
-pub use crate::store::{Store, StoreError};
 #[cfg(feature = "redis")]
 pub use crate::store::redis::{RedisConfig, RedisStore};
+pub use crate::store::{Store, StoreError};
 use crate::terra::TerraClient;
 pub use crate::terra::WidgetApi;
 use crate::validate::RedirectPolicy;

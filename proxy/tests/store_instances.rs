@@ -114,12 +114,8 @@ async fn confirm(proxy_url: &str, user_id: &str, reference_id: &str, wait_ms: u6
 }
 
 async fn healthz(proxy: &ProxyProcess) -> (u16, Value) {
-    let answer = common::client()
-        .get(format!("{}/healthz", proxy.url))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .unwrap();
+    let answer =
+        common::client().get(format!("{}/healthz", proxy.url)).timeout(Duration::from_secs(5)).send().await.unwrap();
     (answer.status().as_u16(), answer.json().await.unwrap_or(Value::Null))
 }
 
@@ -205,7 +201,8 @@ async fn a_deauth_at_b_stops_a_confirming() {
     assert_eq!(deliver(&a, &auth_event(&user_id, &reference_id), None).await.0, 200);
     assert_eq!(confirm(&a.url, &user_id, &reference_id, 0).await.0, 200);
     assert_eq!(confirm(&b.url, &user_id, &reference_id, 0).await.0, 200);
-    let deauth = json!({"type": "deauth", "user": {"user_id": user_id, "provider": "FITBIT", "reference_id": reference_id}});
+    let deauth =
+        json!({"type": "deauth", "user": {"user_id": user_id, "provider": "FITBIT", "reference_id": reference_id}});
     assert_eq!(deliver(&b, &deauth.to_string(), None).await, (200, json!({"status": "ok"})));
     assert_eq!(confirm(&a.url, &user_id, &reference_id, 0).await.0, 404, "A no longer confirms a revoked user");
     assert_eq!(confirm(&b.url, &user_id, &reference_id, 0).await.0, 404);
@@ -270,7 +267,11 @@ async fn redis_stopped_fast_503s_and_degraded_healthz_then_started_both_recover(
         let (status, body) = healthz(proxy).await;
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_ne!(status, 200);
-        assert_eq!((body["status"].as_str(), body["store"].as_str()), (Some("degraded"), Some("unreachable")), "{body}");
+        assert_eq!(
+            (body["status"].as_str(), body["store"].as_str()),
+            (Some("degraded"), Some("unreachable")),
+            "{body}"
+        );
         // Session creation needs no shared state: it keeps working, the rate limit fails open.
         let started = Instant::now();
         let session = create_session(proxy).await;
@@ -288,15 +289,13 @@ async fn redis_stopped_fast_503s_and_degraded_healthz_then_started_both_recover(
 
 /// A router mounted by an app, as the binary mounts it, served on a loopback port.
 async fn mount(redis: &RedisServer) -> String {
-    let proxy = ProxyBuilder::new(
-        "http://127.0.0.1:9/api/v2",
-        Credentials { dev_id: "dev".into(), api_key: "key".into() },
-    )
-    .allowed_resources(vec!["FITBIT".into()])
-    .webhooks(SECRET.as_bytes().to_vec(), |_| {})
-    .redis(RedisConfig::new(redis.url()).prefix("mounted-app:"))
-    .unwrap()
-    .build();
+    let proxy =
+        ProxyBuilder::new("http://127.0.0.1:9/api/v2", Credentials { dev_id: "dev".into(), api_key: "key".into() })
+            .allowed_resources(vec!["FITBIT".into()])
+            .webhooks(SECRET.as_bytes().to_vec(), |_| {})
+            .redis(RedisConfig::new(redis.url()).prefix("mounted-app:"))
+            .unwrap()
+            .build();
     let app = Router::new().nest("/api/terra", proxy);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

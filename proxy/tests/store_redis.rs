@@ -90,6 +90,12 @@ async fn keys_live_under_the_prefix_with_their_expiries() {
             && processed <= PROCESSED_KEEP.as_millis() as i64,
         "a processed delivery is kept 48 h (PTTL {processed} ms)"
     );
+    let seen = pttl(&mut con, format!("deployment-a:seen:{delivery}"));
+    assert!(
+        seen > (PROCESSED_KEEP - Duration::from_secs(60)).as_millis() as i64
+            && seen <= PROCESSED_KEEP.as_millis() as i64,
+        "a claimed delivery is remembered as seen for 48 h (PTTL {seen} ms)"
+    );
     let auth = pttl(&mut con, format!("deployment-a:auth:{}", person.user_id));
     assert!(auth > 0 && auth <= AUTH_KEEP.as_millis() as i64, "auth events expire (PTTL {auth})");
     let revoked = pttl(&mut con, format!("deployment-a:revoked:{}", gone.user_id));
@@ -98,9 +104,10 @@ async fn keys_live_under_the_prefix_with_their_expiries() {
     assert!(rate > 0 && rate <= 12_000, "a rate counter lives at most one emission interval here (PTTL {rate})");
 
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
-    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(keys.len(), 5, "{keys:?}");
     assert!(keys.iter().all(|k| k.starts_with("deployment-a:")), "every key is under the prefix: {keys:?}");
-    let stored: String = redis::cmd("GET").arg(format!("deployment-a:auth:{}", person.user_id)).query(&mut con).unwrap();
+    let stored: String =
+        redis::cmd("GET").arg(format!("deployment-a:auth:{}", person.user_id)).query(&mut con).unwrap();
     assert_eq!(serde_json::from_str::<terra_connect_proxy::webhook::TerraUser>(&stored).unwrap(), person);
 }
 
@@ -260,7 +267,10 @@ async fn a_lost_subscription_is_renewed_and_events_published_meanwhile_still_wak
 async fn idle_subscriptions_are_checked_without_breaking_them() {
     let server = RedisServer::start();
     let prefix = format!("{}:", unique("idle"));
-    let config = |p: &str| RedisConfig { health_check_every: Duration::from_millis(100), ..RedisConfig::new(server.url()).prefix(p) };
+    let config = |p: &str| RedisConfig {
+        health_check_every: Duration::from_millis(100),
+        ..RedisConfig::new(server.url()).prefix(p)
+    };
     let a = open(config(&prefix)).await;
     let b = open(config(&prefix)).await;
     tokio::time::sleep(Duration::from_millis(800)).await; // several PINGs on idle subscriptions

@@ -42,7 +42,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{Claim, RateDecision, Store, StoreError};
+use super::{Claim, RateDecision, Store, StoreError, PROCESSED_KEEP};
 use crate::webhook::TerraUser;
 
 /// The default key prefix.
@@ -124,8 +124,8 @@ impl RedisStore {
     pub fn open(config: RedisConfig) -> Result<RedisStore, StoreError> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError("the Redis store must be opened inside a Tokio runtime".into()))?;
-        let client = Client::open(config.url.as_str())
-            .map_err(|e| StoreError(format!("the Redis URL is not valid ({e})")))?;
+        let client =
+            Client::open(config.url.as_str()).map_err(|e| StoreError(format!("the Redis URL is not valid ({e})")))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.command_timeout))
             .set_response_timeout(Some(config.command_timeout))
@@ -223,10 +223,18 @@ impl Store for RedisStore {
     async fn claim_delivery(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
         let token = format!("claimed:{}", uuid::Uuid::new_v4());
         let mut conn = self.commands.clone();
-        let (redis_key, value, script) = (self.keys.delivery(key), token.clone(), &self.scripts.claim);
+        let (redis_key, seen_key, value, script) =
+            (self.keys.delivery(key), self.keys.seen(key), token.clone(), &self.scripts.claim);
         let found: i64 = self
             .run("claim", async move {
-                script.key(redis_key).arg(value).arg(millis(lease)).invoke_async(&mut conn).await
+                script
+                    .key(redis_key)
+                    .key(seen_key)
+                    .arg(value)
+                    .arg(millis(lease))
+                    .arg(millis(PROCESSED_KEEP))
+                    .invoke_async(&mut conn)
+                    .await
             })
             .await?;
         match found {
@@ -246,7 +254,13 @@ impl Store for RedisStore {
         // The token is dropped whatever Redis answers: a claim not marked done expires by itself.
         self.claims().remove(key);
         self.run("SET", async move {
-            ::redis::cmd("SET").arg(redis_key).arg("done").arg("PX").arg(millis(keep)).query_async::<()>(&mut conn).await
+            ::redis::cmd("SET")
+                .arg(redis_key)
+                .arg("done")
+                .arg("PX")
+                .arg(millis(keep))
+                .query_async::<()>(&mut conn)
+                .await
         })
         .await
     }
@@ -260,6 +274,15 @@ impl Store for RedisStore {
         self.run("release", async move { script.key(redis_key).arg(token).invoke_async::<i64>(&mut conn).await })
             .await
             .map(|_| ())
+    }
+
+    async fn delivery_seen(&self, key: &str) -> Result<bool, StoreError> {
+        let mut conn = self.commands.clone();
+        let seen_key = self.keys.seen(key);
+        let found: i64 = self
+            .run("EXISTS", async move { ::redis::cmd("EXISTS").arg(seen_key).query_async(&mut conn).await })
+            .await?;
+        Ok(found == 1)
     }
 
     async fn record_auth(&self, user: &TerraUser, keep: Duration) -> Result<(), StoreError> {
@@ -336,8 +359,8 @@ impl Store for RedisStore {
         let interval = 60_000_000u64.div_ceil(u64::from(per_minute));
         let mut conn = self.commands.clone();
         let (key, script) = (self.keys.rate(client), &self.scripts.rate);
-        let (allowed, wait_micros): (i64, i64) = self
-            .run("rate limit", async move {
+        let (allowed, wait_micros): (i64, i64) =
+            self.run("rate limit", async move {
                 script.key(key).arg(interval).arg(per_minute).invoke_async(&mut conn).await
             })
             .await?;
@@ -368,6 +391,9 @@ impl Keys {
     fn delivery(&self, key: &str) -> String {
         format!("{}delivery:{key}", self.prefix)
     }
+    fn seen(&self, key: &str) -> String {
+        format!("{}seen:{key}", self.prefix)
+    }
     fn auth(&self, user_id: &str) -> String {
         format!("{}auth:{user_id}", self.prefix)
     }
@@ -393,10 +419,14 @@ struct Scripts {
 impl Scripts {
     fn new() -> Scripts {
         Scripts {
-            // KEYS[1] delivery; ARGV[1] claim token, ARGV[2] lease (ms).
+            // KEYS[1] delivery, KEYS[2] its "seen" mark; ARGV[1] claim token, ARGV[2] lease
+            // (ms), ARGV[3] how long the mark is kept (ms).
             // 0: claimed now, 1: processed before, 2: claimed by someone else.
             claim: Script::new(
-                r"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+                r"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+                    redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+                    return 0
+                  end
                   if redis.call('GET', KEYS[1]) == 'done' then return 1 end
                   return 2",
             ),
@@ -450,9 +480,8 @@ impl Local {
 
     fn watch(self: &Arc<Self>, user_id: &str) -> Watch {
         let mut waiters = self.waiters();
-        let entry = waiters
-            .entry(user_id.to_owned())
-            .or_insert_with(|| Waiters { notify: Arc::new(Notify::new()), count: 0 });
+        let entry =
+            waiters.entry(user_id.to_owned()).or_insert_with(|| Waiters { notify: Arc::new(Notify::new()), count: 0 });
         entry.count += 1;
         Watch { local: Arc::clone(self), user_id: user_id.to_owned(), notify: Arc::clone(&entry.notify) }
     }

@@ -23,20 +23,19 @@ pub fn unique(label: &str) -> String {
 
 /// A user with a fresh id.
 pub fn user(label: &str) -> TerraUser {
-    TerraUser {
-        user_id: unique(label),
-        provider: Some("FITBIT".into()),
-        reference_id: Some(format!("ref-{label}")),
-    }
+    TerraUser { user_id: unique(label), provider: Some("FITBIT".into()), reference_id: Some(format!("ref-{label}")) }
 }
 
 /// Claim, claim again, release, claim, finish, claim: on one instance and across two.
 pub async fn claim_finish_release(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     let key = unique("trace");
+    assert!(!a.delivery_seen(&key).await.unwrap() && !b.delivery_seen(&key).await.unwrap(), "never claimed");
     assert_eq!(a.claim_delivery(&key, CLAIM_LEASE).await.unwrap(), Claim::Claimed);
+    assert!(b.delivery_seen(&key).await.unwrap(), "a claim is seen on the other instance");
     assert_eq!(a.claim_delivery(&key, CLAIM_LEASE).await.unwrap(), Claim::InProgress, "a claimed key is in progress");
     assert_eq!(b.claim_delivery(&key, CLAIM_LEASE).await.unwrap(), Claim::InProgress, "on the other instance too");
     a.release_delivery(&key).await.unwrap();
+    assert!(b.delivery_seen(&key).await.unwrap(), "a released delivery stays seen, for Terra's late retries");
     assert_eq!(
         b.claim_delivery(&key, CLAIM_LEASE).await.unwrap(),
         Claim::Claimed,
@@ -84,7 +83,9 @@ pub async fn leases_and_keeps_expire(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     assert_eq!(b.claim_delivery(&key, CLAIM_LEASE).await.unwrap(), Claim::Claimed, "the lease expired");
 
     let key = unique("trace");
+    assert!(!a.delivery_seen(&key).await.unwrap() && !b.delivery_seen(&key).await.unwrap(), "never claimed");
     assert_eq!(a.claim_delivery(&key, CLAIM_LEASE).await.unwrap(), Claim::Claimed);
+    assert!(b.delivery_seen(&key).await.unwrap(), "a claim is seen on the other instance");
     a.finish_delivery(&key, Duration::from_millis(200)).await.unwrap();
     assert_eq!(b.claim_delivery(&key, CLAIM_LEASE).await.unwrap(), Claim::AlreadyProcessed);
     tokio::time::sleep(Duration::from_millis(400)).await;
