@@ -321,7 +321,8 @@ impl ProxyBuilder {
             .route("/widget/session", post(routes::widget::handle))
             .with_state(state);
         if let Some(per_minute) = self.rate_limit {
-            let limit = Arc::new(rate_limit::Limit { per_minute, trusted: self.trusted_proxies, store: store.clone() });
+            let limit =
+                Arc::new(rate_limit::Limit { per_minute, trusted: self.trusted_proxies.clone(), store: store.clone() });
             router = router.layer(middleware::from_fn(move |request: Request, next: Next| {
                 rate_limit::limit(limit.clone(), request, next)
             }));
@@ -351,6 +352,8 @@ impl ProxyBuilder {
                 store,
                 reads: Arc::new(tokio::sync::Semaphore::new(routes::webhook::CONCURRENT_BODY_READS)),
                 forward,
+                trusted: self.trusted_proxies,
+                readers: Default::default(),
             });
             router = router.merge(
                 Router::new()

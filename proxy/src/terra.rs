@@ -49,9 +49,17 @@ impl TerraClient {
         request.header("dev-id", &self.credentials.dev_id).header("x-api-key", &self.credentials.api_key)
     }
 
-    /// Whether `text` contains the dev id or the API key.
+    /// Whether `text` contains the dev id or the API key: as written, JSON-escaped (the
+    /// answers are checked as serialised JSON), or percent- or form-encoded (echoed in a URL).
     fn leaks(&self, text: &str) -> bool {
-        [&self.credentials.dev_id, &self.credentials.api_key].iter().any(|c| !c.is_empty() && text.contains(c.as_str()))
+        let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+        let form_decoded =
+            percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned();
+        [&self.credentials.dev_id, &self.credentials.api_key].iter().filter(|c| !c.is_empty()).any(|c| {
+            let escaped = serde_json::to_string(c.as_str()).unwrap_or_default();
+            let escaped = &escaped[1..escaped.len() - 1];
+            [text, &decoded, &form_decoded].iter().any(|t| t.contains(c.as_str()) || t.contains(escaped))
+        })
     }
 
     /// `value` for the browser, unless it contains the credentials (then a 502, logged).
@@ -235,5 +243,27 @@ fn transport_error(e: reqwest::Error) -> ApiError {
         ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", "Terra could not be reached")
     } else {
         ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", "the connection to Terra failed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_found_raw_escaped_and_encoded() {
+        let key = r#"key+sec/ret=XYZ"q"#;
+        let terra = TerraClient::new(
+            "http://127.0.0.1:1",
+            Credentials { dev_id: "dev-1".into(), api_key: key.into() },
+            Duration::from_secs(1),
+        );
+        let echoed = |v: Value| terra.clean(v).is_err();
+        assert!(echoed(serde_json::json!({ "auth_url": format!("https://x.example/?k={key}") })), "raw, JSON-escaped");
+        assert!(echoed(serde_json::json!({ "auth_url": "https://x.example/?k=key%2Bsec%2Fret%3DXYZ%22q" })), "percent");
+        assert!(echoed(serde_json::json!({ "provider": "key%2bsec/ret%3dXYZ%22q" })), "lower-case escapes");
+        assert!(echoed(serde_json::json!({ "m": "dev%2D1" })), "the dev id, encoded");
+        assert!(!echoed(serde_json::json!({ "auth_url": "https://x.example/?k=other" })));
+        assert!(terra.leaks("bad key key%2Bsec/ret%3DXYZ%22q"), "a rejection message");
     }
 }

@@ -380,3 +380,74 @@ fn a_body_that_stalls_is_answered_408_within_the_read_bound() {
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(9) && took < Duration::from_secs(14), "{took:?}");
 }
+
+/// A signed webhook delivery from `local` (a loopback address of the client's choosing).
+async fn deliver_from(proxy: &ProxyProcess, local: &str, headers: &[(&str, String)], body: &str) -> (u16, Value) {
+    let client = reqwest::Client::builder()
+        .local_address(local.parse::<std::net::IpAddr>().unwrap())
+        .timeout(Duration::from_secs(8))
+        .build()
+        .unwrap();
+    let mut request =
+        client.post(format!("{}/api/terra/webhook", proxy.url)).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let answer = request.body(body.to_owned()).send().await.unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap_or(Value::Null))
+}
+
+fn signed(t: i64, body: &str) -> String {
+    terra_connect_proxy::webhook::signature_header(SECRET.as_bytes(), t, body.as_bytes())
+}
+
+#[tokio::test]
+async fn one_client_with_slow_unsigned_bodies_cannot_keep_terras_deliveries_out() {
+    let proxy = proxy("http://127.0.0.1:9/api/v2", &[]);
+    // 10 slow bodies under made-up (well-formed, fresh) signatures from 127.0.0.1: at most
+    // half of the body-read slots are theirs.
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let mut stream = TcpStream::connect(addr(&proxy)).unwrap();
+        let header = format!("t={},v1={}", now(), "ab".repeat(32));
+        write!(stream, "POST /api/terra/webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\nx-terra-signature: {header}\r\n\r\nx").unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Terra's signed delivery, from another address, is read and processed at once.
+    let body = r#"{"type":"activity","data":[]}"#;
+    let started = Instant::now();
+    let (status, answer) = deliver_from(&proxy, "127.0.0.2", &[("X-Terra-Signature", signed(now(), body))], body).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ok")), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(1), "answered in {:?}", started.elapsed());
+    // The slow client's own further delivery is turned away at once (503), not queued.
+    let (status, answer) = deliver_from(&proxy, "127.0.0.1", &[("X-Terra-Signature", signed(now(), body))], body).await;
+    assert_eq!((status, answer["code"].as_str()), (503, Some("busy")));
+    drop(held);
+}
+
+#[tokio::test]
+async fn a_borrowed_trace_id_unlocks_nothing_and_a_new_trace_id_does_not_make_a_replay_new() {
+    let terra = standin::start(Behaviour { forward_failures: 1, ..Behaviour::default() }).await;
+    let forward = format!("{}/forward", terra.origin);
+    let proxy = proxy(&terra.api_base(), &[("TERRA_CONNECT_WEBHOOK_FORWARD_URL", &forward)]);
+    // A genuine delivery fails (the forward answers 500 once) and waits for Terra's retry.
+    let body =
+        json!({"type":"auth","status":"success","user":{"user_id":"u-genuine","provider":"OURA","reference_id":"r"}})
+            .to_string();
+    let genuine = [("X-Terra-Signature", signed(now(), &body)), ("X-Terra-Trace-Id", "trace-T2".to_owned())];
+    assert_eq!(deliver_from(&proxy, "127.0.0.1", &genuine, &body).await.0, 502);
+    // An old captured event (signed two hours ago) under the failing delivery's trace id: stale.
+    let old =
+        json!({"type":"deauth","status":"success","user":{"user_id":"u-genuine","provider":"OURA","reference_id":"r"}})
+            .to_string();
+    let replay = [("X-Terra-Signature", signed(now() - 7200, &old)), ("X-Terra-Trace-Id", "trace-T2".to_owned())];
+    let (status, answer) = deliver_from(&proxy, "127.0.0.1", &replay, &old).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("invalid_signature")));
+    // Terra's retry of the genuine delivery is still processed.
+    assert_eq!(deliver_from(&proxy, "127.0.0.1", &genuine, &body).await, (200, json!({"status":"ok"})));
+    // The same signed delivery again under a made-up trace id is a duplicate, not a new event.
+    let renamed = [genuine[0].clone(), ("X-Terra-Trace-Id", "trace-made-up".to_owned())];
+    assert_eq!(deliver_from(&proxy, "127.0.0.1", &renamed, &body).await, (200, json!({"status":"duplicate"})));
+    assert_eq!(terra.to("/forward").len(), 2, "the failed attempt and the retry only");
+}

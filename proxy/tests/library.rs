@@ -22,6 +22,13 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
+/// When "Terra" signed this run's deliveries: once, so that a retry of a body carries the first
+/// attempt's signature, as Terra's retries do.
+fn signed_at() -> i64 {
+    static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *AT.get_or_init(now)
+}
+
 fn builder() -> ProxyBuilder {
     ProxyBuilder::new("http://127.0.0.1:9/api/v2", Credentials { dev_id: "d".into(), api_key: "k".into() })
         .allowed_resources(vec!["FITBIT".into()])
@@ -38,7 +45,7 @@ async fn serve(router: axum::Router) -> String {
 async fn deliver(url: &str, body: &str, trace: &str) -> (u16, Value) {
     let r = client()
         .post(format!("{url}/webhook"))
-        .header("x-terra-signature", signature_header(SECRET, now(), body.as_bytes()))
+        .header("x-terra-signature", signature_header(SECRET, signed_at(), body.as_bytes()))
         .header("x-terra-trace-id", trace)
         .body(body.to_owned())
         .send()

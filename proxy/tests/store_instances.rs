@@ -81,7 +81,11 @@ fn instance(redis: &RedisServer, extra: &[(&str, &str)]) -> ProxyProcess {
 
 /// Posts a signed webhook (`body`, optional trace id) to `proxy`; status and JSON answer.
 async fn deliver(proxy: &impl Url, body: &str, trace: Option<&str>) -> (u16, Value) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    // Signed once per run, so that a retry of a body carries the first attempt's signature, as
+    // Terra's retries do.
+    static SIGNED_AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let now = *SIGNED_AT
+        .get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
     let mut request = common::client()
         .post(format!("{}/api/terra/webhook", proxy.url()))
         .header("content-type", "application/json")

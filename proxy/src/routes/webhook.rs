@@ -4,7 +4,8 @@
 //! [`Store`]: claim, handle (record or revoke, forward, the application's callback), then
 //! finish, or release on failure so that Terra's retry is processed.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -16,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+use crate::rate_limit;
 use crate::store::{self, Claim, Store};
 use crate::webhook::{self, WebhookEvent};
 
@@ -46,6 +48,10 @@ pub(crate) struct WebhookState {
     pub(crate) reads: Arc<Semaphore>,
     /// Where verified events are forwarded unchanged, with the client to do it.
     pub(crate) forward: Option<(String, reqwest::Client)>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client.
+    pub(crate) trusted: Vec<ipnet::IpNet>,
+    /// Bodies being read per client (see [`BODY_READS_PER_CLIENT`]).
+    pub(crate) readers: Mutex<HashMap<String, usize>>,
 }
 
 fn unauthorized(e: webhook::SignatureError) -> ApiError {
@@ -72,8 +78,7 @@ pub(crate) async fn handle(State(state): State<Arc<WebhookState>>, request: Requ
 async fn receive(state: &WebhookState, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let header = webhook::parse_form(signature(&parts.headers)).map_err(unauthorized)?;
-    let trace = parts.headers.get("x-terra-trace-id").and_then(|v| v.to_str().ok()).and_then(trace_key);
-    if !header.is_fresh(now()) && !seen_in_time(state, trace.as_deref(), &header).await? {
+    if !header.is_fresh(now()) && !seen_in_time(state, &header).await? {
         return Err(unauthorized(webhook::SignatureError::Stale));
     }
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -81,6 +86,7 @@ async fn receive(state: &WebhookState, request: Request) -> Result<Response, Api
         return Err(too_large());
     }
     let bytes = {
+        let _client = ClientReads::enter(state, &parts).ok_or_else(busy)?;
         let _slot =
             tokio::time::timeout(SLOT_WAIT, state.reads.acquire()).await.map_err(|_| busy())?.map_err(|_| busy())?;
         match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT)).await {
@@ -97,7 +103,14 @@ async fn receive(state: &WebhookState, request: Request) -> Result<Response, Api
     };
     let matched = webhook::check_body(&state.secret, &header, &bytes).map_err(unauthorized)?;
     let event: Value = serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("the body is not JSON"))?;
-    let key = trace.unwrap_or_else(|| signature_key(&matched));
+    // Keyed by the signature: Terra's retries carry the first attempt's (and its trace id),
+    // and unlike the trace id it is bound to the body, so a borrowed trace id can neither
+    // unlock a stale event nor mark another delivery processed, and a captured delivery
+    // replayed under a new trace id is a duplicate.
+    let key = signature_key(&matched);
+    if let Some(trace) = parts.headers.get("x-terra-trace-id").and_then(|v| v.to_str().ok()) {
+        tracing::debug!(trace = %trace.chars().take(MAX_TRACE_ID).collect::<String>(), "webhook delivery");
+    }
     match state.store.claim_delivery(&key, store::CLAIM_LEASE).await.map_err(store_unavailable)? {
         Claim::AlreadyProcessed => return Ok(Json(json!({ "status": "duplicate" })).into_response()),
         Claim::InProgress => {
@@ -125,29 +138,17 @@ async fn receive(state: &WebhookState, request: Request) -> Result<Response, Api
     }
 }
 
-/// The de-duplication key of a delivery with a usable `X-Terra-Trace-Id`.
-fn trace_key(trace: &str) -> Option<String> {
-    (!trace.is_empty() && trace.len() <= MAX_TRACE_ID).then(|| format!("trace:{trace}"))
-}
-
-/// The de-duplication key of a delivery without a trace id: its matching signature.
+/// The de-duplication key of a delivery: its matching signature.
 fn signature_key(signature: &[u8; 32]) -> String {
     format!("sig:{}", hex::encode(signature))
 }
 
 /// Whether a delivery whose timestamp is past the window is a retry of one this proxy
 /// claimed in time: Terra re-sends a failed delivery with its first signature for about a
-/// day. Decided from the headers alone (the trace id, or else each `v1`), before the body.
-async fn seen_in_time(
-    state: &WebhookState,
-    trace: Option<&str>,
-    header: &webhook::SignatureHeader,
-) -> Result<bool, ApiError> {
-    let keys: Vec<String> = match trace {
-        Some(key) => vec![key.to_owned()],
-        None => header.signatures.iter().map(signature_key).collect(),
-    };
-    for key in keys {
+/// day. Decided from the header's `v1` values alone, before the body; the HMAC over the body
+/// is still checked after.
+async fn seen_in_time(state: &WebhookState, header: &webhook::SignatureHeader) -> Result<bool, ApiError> {
+    for key in header.signatures.iter().map(signature_key) {
         if state.store.delivery_seen(&key).await.map_err(store_unavailable)? {
             return Ok(true);
         }
@@ -205,6 +206,50 @@ async fn forward(url: &str, http: &reqwest::Client, headers: &HeaderMap, body: B
         Ok(answer) if answer.status().is_success() => Ok(()),
         Ok(answer) => Err(failed(format!("the forward URL answered {}", answer.status().as_u16()))),
         Err(e) => Err(failed(format!("the forward URL could not be reached: {e}"))),
+    }
+}
+
+/// How many webhook bodies one client (its address, IPv6 per /64; behind trusted proxies the
+/// forwarded address) may be sending at once: an anonymous client that opens slow bodies
+/// under made-up signatures holds at most half of [`CONCURRENT_BODY_READS`], so Terra's
+/// signed deliveries from its own addresses still get read.
+pub const BODY_READS_PER_CLIENT: usize = CONCURRENT_BODY_READS / 2;
+
+/// One client's place among the webhook bodies being read; gives it back when dropped.
+struct ClientReads<'a> {
+    readers: &'a Mutex<HashMap<String, usize>>,
+    key: String,
+}
+
+impl<'a> ClientReads<'a> {
+    /// `None` when the request's client already sends [`BODY_READS_PER_CLIENT`] bodies. A
+    /// router served without `ConnectInfo` has no client address: only the global bound holds.
+    fn enter(state: &'a WebhookState, parts: &axum::http::request::Parts) -> Option<ClientReads<'a>> {
+        let key = match parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+            Some(info) => {
+                rate_limit::address_key(rate_limit::client_address(info.0.ip(), &parts.headers, &state.trusted))
+            }
+            None => String::new(),
+        };
+        let mut readers = state.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let count = readers.entry(key.clone()).or_insert(0);
+        if !key.is_empty() && *count >= BODY_READS_PER_CLIENT {
+            return None;
+        }
+        *count += 1;
+        Some(ClientReads { readers: &state.readers, key })
+    }
+}
+
+impl Drop for ClientReads<'_> {
+    fn drop(&mut self) {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = readers.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                readers.remove(&self.key);
+            }
+        }
     }
 }
 
