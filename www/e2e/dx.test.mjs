@@ -139,17 +139,33 @@ test('README: the React components in both READMEs are the fixture\'s files, as 
 
 // ---- The React fixture under the Vite dev server (StrictMode runs effects twice) ----
 
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+let tarball;
+
+/** `npm pack` of pkg/, once; the tarball's path. */
+function packed() {
+  if (!tarball) {
+    mkdirSync(path.join(WORK, 'npm'), { recursive: true });
+    const out = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', path.join(WORK, 'npm')], path.join(ROOT, 'pkg')));
+    tarball = path.join(WORK, 'npm', out[0].filename);
+  }
+  return tarball;
+}
+
+/** A fresh copy of `source` in target/dx/`name` with the packed package installed. */
+function install(source, name) {
+  const dir = path.join(WORK, name);
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(source, dir, { recursive: true });
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `fixture-${name}`, private: true, type: 'module' }));
+  run('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', packed()], dir);
+  return dir;
+}
+
 /** The React fixture with the packed package installed, under `vite` (dev server) once. */
 async function reactApp() {
   if (react) return react;
-  const dir = path.join(WORK, 'react');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(path.join(WORK, 'npm'), { recursive: true });
-  const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', path.join(WORK, 'npm')], path.join(ROOT, 'pkg')));
-  cpSync(REACT, dir, { recursive: true });
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'fixture-react', private: true, type: 'module' }));
-  run('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', path.join(WORK, 'npm', packed[0].filename)], dir);
+  const dir = install(REACT, 'react');
   // React and Vite from www/'s lock file (npm ci), as an app's own dependencies.
   for (const name of ['react', 'react-dom', 'scheduler', 'vite']) {
     symlinkSync(path.join(WWW_MODULES, name), path.join(dir, 'node_modules', name));
@@ -399,4 +415,44 @@ test('the development entry warns about an unknown option with a "did you mean";
   assert.equal(code, 'aborted');
   assert.deepEqual(warnings, []);
   await context.close();
+});
+
+// ---- types that carry what is known (item 7): the strict fixture's cases, read by tsc's own API ----
+
+test('types: provider names autocomplete; a call with neither resource nor providers is an error naming resource', { todo: 'issue 15 item 7 (phase 2)' }, async () => {
+  const { default: ts } = await import(path.join(WWW_MODULES, 'typescript/lib/typescript.js'));
+  const dir = install(path.join(ROOT, 'www/fixtures/typescript'), 'typescript');
+  const file = path.join(dir, 'consumer.ts');
+  // The fixture's @ts-expect-error lines turned back into plain lines: the errors they expect.
+  const source = readFileSync(file, 'utf8').replaceAll('// @ts-expect-error', '// was expected:');
+  writeFileSync(file, source);
+  const options = {
+    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+  };
+  const host = {
+    getScriptFileNames: () => [file],
+    getScriptVersion: () => '1',
+    getScriptSnapshot: (f) => (ts.sys.fileExists(f) ? ts.ScriptSnapshot.fromString(ts.sys.readFile(f)) : undefined),
+    getCurrentDirectory: () => dir,
+    getCompilationSettings: () => options,
+    getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+    fileExists: ts.sys.fileExists,
+    readFile: ts.sys.readFile,
+    readDirectory: ts.sys.readDirectory,
+    directoryExists: ts.sys.directoryExists,
+    getDirectories: ts.sys.getDirectories,
+  };
+  const service = ts.createLanguageService(host, ts.createDocumentRegistry());
+
+  // `resource: '` in the fixture's `complete-provider` line: the completions offer Terra's names.
+  const marker = source.indexOf("resource: '", source.indexOf('complete-provider')) + "resource: '".length;
+  const names = service.getCompletionsAtPosition(file, marker, {})?.entries.map((e) => e.name) ?? [];
+  for (const name of ['FITBIT', 'GARMIN', 'OURA', 'GOOGLE_HEALTH']) assert.ok(names.includes(name), `${name} in ${names}`);
+
+  // The `neither` case's error names resource.
+  const line = source.split('\n').findIndex((l) => l.includes('neither resource nor providers'));
+  const errors = service.getSemanticDiagnostics(file).filter((d) => ts.getLineAndCharacterOfPosition(d.file, d.start).line === line + 1);
+  assert.equal(errors.length, 1, 'one error on the line after the marker');
+  assert.match(ts.flattenDiagnosticMessageText(errors[0].messageText, '\n'), /'resource' is missing/);
 });
