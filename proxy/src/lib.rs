@@ -22,50 +22,60 @@
 //! # }
 //! ```
 //!
-//! With no credentials the binary starts the built-in [`sandbox`], a local stand-in for
-//! Terra's API and a provider's consent page, so demos and tests run offline.
+//! Every piece of state shared between requests (processed webhook deliveries, `auth` events
+//! awaiting confirmation, revocations, rate-limit counters) goes through one [`Store`]; the
+//! default is a [`MemoryStore`], and [`ProxyBuilder::store`] plugs another (e.g. one shared by
+//! several instances).
+//!
+//! With no credentials the binary starts the built-in sandbox (module `sandbox`), a local
+//! stand-in for Terra's API and a provider's consent page, so demos and tests run offline. It
+//! and the binary's static-file serving sit behind the `sandbox` feature (on by default);
+//! a production dependency leaves them out with `default-features = false`.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
-pub mod auth_events;
-pub mod config;
-pub mod error;
-pub mod logging;
-pub mod rate_limit;
-pub mod resources;
-pub mod routes;
+mod config;
+mod error;
+mod logging;
+pub use crate::logging::log_request;
+mod rate_limit;
+mod resources;
+mod routes;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
-pub mod server;
 pub mod store;
-pub mod terra;
-pub mod validate;
+mod terra;
+mod validate;
+#[cfg(test)]
+mod validate_properties;
 pub mod webhook;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use crate::config::{Config, Credentials};
+pub use crate::config::Credentials;
 pub use crate::error::ApiError;
-use crate::rate_limit::RateLimiter;
 use crate::resources::Resources;
+pub use crate::routes::webhook::WEBHOOK_BODY_LIMIT;
+pub use crate::store::memory::MemoryStore;
+pub use crate::store::{Store, StoreError};
 use crate::terra::TerraClient;
 pub use crate::terra::WidgetApi;
 use crate::validate::RedirectPolicy;
+pub use ipnet::IpNet;
 
-/// The largest webhook body accepted, in bytes (Terra's data events can be large).
-pub const WEBHOOK_BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// The default timeout of one call to Terra.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = config::DEFAULT_UPSTREAM_TIMEOUT;
 
 /// What a reference-id hook returns: the app's id for the signed-in user, or an error answer
 /// (e.g. 401 when nobody is signed in).
@@ -73,18 +83,21 @@ pub type ReferenceIdFuture = Pin<Box<dyn Future<Output = Result<String, ApiError
 type ReferenceIdHook = Arc<dyn Fn(&Parts) -> ReferenceIdFuture + Send + Sync>;
 
 /// Shared state of the proxy routes.
-pub struct ProxyState {
+pub(crate) struct ProxyState {
     terra: TerraClient,
     policy: RedirectPolicy,
     resources: Resources,
     reference_id: Option<ReferenceIdHook>,
     widget_api: WidgetApi,
-    /// `None` when webhooks are not configured.
-    auth_events: Option<Arc<auth_events::AuthEvents>>,
+    /// Whether `POST /webhook` is configured (else `/connection/webhook` answers 503).
+    webhooks: bool,
+    /// Every piece of state shared between requests (and instances).
+    store: Arc<dyn Store>,
 }
 
 /// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`,
-/// `POST /widget/session`, `GET /connection?user_id=…` and, with [`ProxyBuilder::webhooks`], `POST /webhook`.
+/// `POST /widget/session`, `GET /connection?user_id=…`, `GET /connection/webhook` and, with
+/// [`ProxyBuilder::webhooks`], `POST /webhook`.
 ///
 /// Mount it under any prefix with [`Router::nest`]; the browser's `proxyUrl` is that prefix.
 pub struct ProxyBuilder {
@@ -95,9 +108,12 @@ pub struct ProxyBuilder {
     cors_origins: Vec<String>,
     allowed_resources: Option<Vec<String>>,
     rate_limit: Option<u32>,
+    trusted_proxies: Vec<IpNet>,
     reference_id: Option<ReferenceIdHook>,
     webhooks: Option<(Vec<u8>, routes::webhook::WebhookCallback)>,
+    webhook_forward: Option<String>,
     widget_api: WidgetApi,
+    store: Option<Arc<dyn Store>>,
 }
 
 impl std::fmt::Debug for ProxyBuilder {
@@ -110,6 +126,10 @@ impl std::fmt::Debug for ProxyBuilder {
             .field("cors_origins", &self.cors_origins)
             .field("allowed_resources", &self.allowed_resources)
             .field("rate_limit", &self.rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("webhook_forward", &self.webhook_forward)
+            .field("widget_api", &self.widget_api)
+            .field("custom_store", &self.store.is_some())
             .field("reference_id_hook", &self.reference_id.is_some())
             .field("webhooks", &self.webhooks.is_some())
             .finish()
@@ -127,29 +147,55 @@ impl ProxyBuilder {
             cors_origins: Vec::new(),
             allowed_resources: None,
             rate_limit: None,
+            trusted_proxies: Vec::new(),
             reference_id: None,
             webhooks: None,
-            widget_api: WidgetApi::Current(terra::DEFAULT_WIDGET_URL.to_owned()),
+            webhook_forward: None,
+            widget_api: WidgetApi::Current,
+            store: None,
         }
     }
 
-    /// Which widget-session API `POST /widget/session` calls (default: Terra's current
-    /// endpoint; [`WidgetApi::Legacy`] for `{base}/auth/generateWidgetSession`).
+    /// Where the shared state lives (processed webhook deliveries, `auth` events awaiting
+    /// confirmation, revocations, rate-limit counters). Default: a [`MemoryStore`] of this
+    /// process; several instances behind a load balancer need one shared store.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Which widget-session API `POST /widget/session` calls (default [`WidgetApi::Current`]:
+    /// Terra's current endpoint on the API base's origin; [`WidgetApi::Url`] for a fixed URL;
+    /// [`WidgetApi::Legacy`] for `{base}/auth/generateWidgetSession`).
     pub fn widget_api(mut self, api: WidgetApi) -> Self {
         self.widget_api = api;
         self
     }
 
     /// Accepts Terra's signed webhooks at `POST /webhook`: each is verified with `secret`
-    /// (HMAC-SHA256 over the raw body, constant-time, at most 5 minutes old, never twice) and
-    /// handed to `on_event`; refused ones get 401. Unknown event types arrive as
-    /// [`webhook::WebhookEvent::Other`].
+    /// (`X-Terra-Signature` or `terra-signature`; HMAC-SHA256 over the raw body, constant-time,
+    /// at most 5 minutes old; refused ones get 401) and processed once per delivery (Terra's
+    /// retry of a processed one gets 200 `{"status":"duplicate"}`). Unknown event types arrive
+    /// as [`webhook::WebhookEvent::Other`].
+    ///
+    /// `on_event` runs on a blocking thread. Terra waits about 8 s for the answer, so the
+    /// answer waits at most 2 s for `on_event`; past that the delivery counts as handled and
+    /// `on_event` finishes in the background. If `on_event` panics the delivery is left
+    /// unprocessed and answered 500, so Terra retries it. Hand slow work to a queue.
     pub fn webhooks(
         mut self,
         secret: impl Into<Vec<u8>>,
         on_event: impl Fn(webhook::WebhookEvent) + Send + Sync + 'static,
     ) -> Self {
         self.webhooks = Some((secret.into(), Arc::new(on_event)));
+        self
+    }
+
+    /// Forwards every verified event unchanged (body, signature and trace headers) to `url`,
+    /// before `on_event`. When the forward fails (not 2xx, unreachable, over 4 s) Terra is
+    /// answered 502 and retries the delivery later.
+    pub fn webhook_forward(mut self, url: impl Into<String>) -> Self {
+        self.webhook_forward = Some(url.into());
         self
     }
 
@@ -180,11 +226,20 @@ impl ProxyBuilder {
         self
     }
 
-    /// At most `per_minute` requests per minute per client address (429 with `Retry-After`).
-    /// The address comes from [`ConnectInfo`]: serve with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// At most `per_minute` requests per minute per client address (429 with `Retry-After`);
+    /// IPv6 clients count per /64. The address comes from [`axum::extract::ConnectInfo`]:
+    /// serve with `into_make_service_with_connect_info::<SocketAddr>()`. When the store does
+    /// not answer, requests go through (logged).
     pub fn rate_limit(mut self, per_minute: u32) -> Self {
         self.rate_limit = Some(per_minute);
+        self
+    }
+
+    /// Reverse proxies / load balancers whose `X-Forwarded-For` is believed: from those peers
+    /// the client is the right-most address in it that is not one of them. From any other
+    /// peer the header is ignored.
+    pub fn trusted_proxies(mut self, proxies: Vec<IpNet>) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 
@@ -227,14 +282,15 @@ impl ProxyBuilder {
             Some(list) => Resources::Fixed(list.into_iter().collect()),
             None => Resources::live(&self.api_base, self.upstream_timeout),
         };
-        let auth_events = self.webhooks.as_ref().map(|_| Arc::new(auth_events::AuthEvents::default()));
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let state = Arc::new(ProxyState {
             terra: TerraClient::new(&self.api_base, self.credentials, self.upstream_timeout),
             policy: self.policy,
             resources,
             reference_id: self.reference_id,
             widget_api: self.widget_api,
-            auth_events: auth_events.clone(),
+            webhooks: self.webhooks.is_some(),
+            store: store.clone(),
         });
         let mut router = Router::new()
             .route("/auth/authenticateUser", post(routes::authenticate::handle))
@@ -243,10 +299,9 @@ impl ProxyBuilder {
             .route("/widget/session", post(routes::widget::handle))
             .with_state(state);
         if let Some(per_minute) = self.rate_limit {
-            let limiter = Arc::new(RateLimiter::new(per_minute));
+            let limit = Arc::new(rate_limit::Limit { per_minute, trusted: self.trusted_proxies, store: store.clone() });
             router = router.layer(middleware::from_fn(move |request: Request, next: Next| {
-                let limiter = limiter.clone();
-                async move { limit(&limiter, request, next).await }
+                rate_limit::limit(limit.clone(), request, next)
             }));
         }
         if !self.cors_origins.is_empty() {
@@ -261,33 +316,33 @@ impl ProxyBuilder {
         }
         // Terra's webhooks: no browser CORS and no per-address rate limit (Terra sends them).
         if let Some((secret, callback)) = self.webhooks {
+            let forward = self.webhook_forward.map(|url| {
+                let http = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("a reqwest client with rustls always builds");
+                (url, http)
+            });
             let webhooks = Arc::new(routes::webhook::WebhookState {
                 secret,
-                seen: Default::default(),
                 callback,
-                auth_events: auth_events.clone().unwrap_or_default(),
+                store,
+                reads: Arc::new(tokio::sync::Semaphore::new(routes::webhook::CONCURRENT_BODY_READS)),
+                forward,
             });
             router = router.merge(
                 Router::new()
                     .route("/webhook", post(routes::webhook::handle))
-                    .layer(axum::extract::DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+                    .layer(axum::extract::DefaultBodyLimit::disable())
                     .with_state(webhooks),
             );
         }
         router.layer(middleware::from_fn(logging::log_request))
     }
-}
 
-async fn limit(limiter: &RateLimiter, request: Request, next: Next) -> Response {
-    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if let Some(client) = client {
-        if let Err(wait) = limiter.check(client) {
-            let mut response =
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; retry later")
-                    .into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            return response;
-        }
+    /// The store this builder will use, so an app can share it with its own code (or a
+    /// health check can ping it). Default: a fresh [`MemoryStore`], set on the builder.
+    pub fn shared_store(&mut self) -> Arc<dyn Store> {
+        self.store.get_or_insert_with(|| Arc::new(MemoryStore::new())).clone()
     }
-    next.run(request).await
 }

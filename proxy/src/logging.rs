@@ -9,9 +9,10 @@ use axum::response::Response;
 
 /// Terra's HTTP status for a forwarded request, carried on the response for the log line.
 #[derive(Clone, Copy, Debug)]
-pub struct UpstreamStatus(pub u16);
+pub(crate) struct UpstreamStatus(pub(crate) u16);
 
-/// The logging middleware (`axum::middleware::from_fn(log_request)`).
+/// The request-log middleware (`axum::middleware::from_fn(log_request)`): one line per
+/// request with method, path (never the query), status, latency and Terra's status.
 pub async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();

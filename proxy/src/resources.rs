@@ -13,15 +13,18 @@ use tokio::sync::Mutex;
 use crate::error::ApiError;
 
 /// How long a fetched list is used before it is fetched again.
-pub const REFRESH: Duration = Duration::from_secs(60 * 60);
+pub(crate) const REFRESH: Duration = Duration::from_secs(60 * 60);
 /// How long to wait before trying again after a failed fetch.
-pub const RETRY: Duration = Duration::from_secs(60);
+pub(crate) const RETRY: Duration = Duration::from_secs(60);
+
+/// The largest provider list read, in bytes.
+const MAX_LIST_BODY: usize = 1024 * 1024;
 
 /// The cached list (`None` after a failed fetch) and when to fetch it again.
 type Cache = RwLock<Option<(Option<Arc<HashSet<String>>>, Instant)>>;
 
 /// The provider allowlist.
-pub enum Resources {
+pub(crate) enum Resources {
     /// A fixed list (`TERRA_CONNECT_ALLOWED_RESOURCES`).
     Fixed(HashSet<String>),
     /// Terra's live list at `url`, cached.
@@ -40,7 +43,7 @@ pub enum Resources {
 
 impl Resources {
     /// Terra's live list from `{api_base}/integrations`.
-    pub fn live(api_base: &str, timeout: Duration) -> Resources {
+    pub(crate) fn live(api_base: &str, timeout: Duration) -> Resources {
         let http = reqwest::Client::builder().timeout(timeout).build().expect("a reqwest client always builds");
         Resources::Live {
             url: format!("{}/integrations", api_base.trim_end_matches('/')),
@@ -52,7 +55,7 @@ impl Resources {
 
     /// `Ok` when `resource` (already well-formed and upper-case) may be used;
     /// 403 `resource_not_allowed` otherwise.
-    pub async fn check(&self, resource: &str) -> Result<(), ApiError> {
+    pub(crate) async fn check(&self, resource: &str) -> Result<(), ApiError> {
         let allowed = match self {
             Resources::Fixed(list) => list.contains(resource),
             Resources::Live { url, http, cache, refresh } => {
@@ -97,11 +100,12 @@ impl Resources {
 
 /// Reads `providers` and `sdk_providers` (strings, or objects with a `provider`/`name`).
 async fn fetch(http: &reqwest::Client, url: &str) -> Option<HashSet<String>> {
-    let response = http.get(url).send().await.ok()?;
+    let mut response = http.get(url).send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }
-    let body: Value = response.json().await.ok()?;
+    let bytes = crate::terra::read_capped_to(&mut response, MAX_LIST_BODY).await.ok()??;
+    let body: Value = serde_json::from_slice(&bytes).ok()?;
     let mut names = HashSet::new();
     for key in ["providers", "sdk_providers"] {
         for item in body.get(key).and_then(Value::as_array).into_iter().flatten() {

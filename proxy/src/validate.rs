@@ -6,14 +6,14 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 
 /// Largest request body accepted, in bytes.
-pub const MAX_BODY: usize = 16 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024;
 
 /// The body fields of `auth/authenticateUser` that are forwarded; every other field is dropped.
-pub const SESSION_FIELDS: [&str; 4] =
+pub(crate) const SESSION_FIELDS: [&str; 4] =
     ["reference_id", "auth_success_redirect_url", "auth_failure_redirect_url", "language"];
 
 /// A provider name: 1 to 64 of `A-Z 0-9 _`, starting with a letter; lower case is upper-cased.
-pub fn resource(value: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn resource(value: Option<&str>) -> Result<String, ApiError> {
     let value = value.ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_resource", "query parameter 'resource' is required")
     })?;
@@ -32,16 +32,18 @@ pub fn resource(value: Option<&str>) -> Result<String, ApiError> {
 
 /// Rules for redirect URLs.
 #[derive(Clone, Debug, Default)]
-pub struct RedirectPolicy {
+pub(crate) struct RedirectPolicy {
     /// Accept `http://` on loopback hosts (the sandbox and local development).
-    pub allow_loopback_http: bool,
+    pub(crate) allow_loopback_http: bool,
     /// When set, the only origins (e.g. `https://app.example`) redirect URLs may point to.
-    pub allowed_origins: Option<Vec<String>>,
+    pub(crate) allowed_origins: Option<Vec<String>>,
 }
 
 /// A redirect URL: absolute, no credentials, `https` (or `http` on loopback when allowed), and
-/// on an allowed origin when the policy lists them.
-pub fn redirect_url(field: &str, value: &str, policy: &RedirectPolicy) -> Result<(), ApiError> {
+/// on an allowed origin when the policy lists them. Returns the URL's normalised
+/// serialisation: what was checked is what is forwarded (a raw `https://app.example\@evil/`
+/// would read as host `evil` to an RFC 3986 parser; its serialisation `https://app.example/@evil/` cannot).
+pub(crate) fn redirect_url(field: &str, value: &str, policy: &RedirectPolicy) -> Result<String, ApiError> {
     let refuse = |why: &str| ApiError::new(StatusCode::FORBIDDEN, "redirect_not_allowed", format!("'{field}' {why}"));
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(refuse("must not contain spaces or control characters"));
@@ -65,29 +67,35 @@ pub fn redirect_url(field: &str, value: &str, policy: &RedirectPolicy) -> Result
         Some(origins) if !origins.contains(&url.origin().ascii_serialization()) => {
             Err(refuse("points outside the allowed origins (TERRA_CONNECT_ALLOWED_REDIRECTS)"))
         }
-        _ => Ok(()),
+        _ => Ok(url.into()),
     }
 }
 
 /// Parses the JSON body and keeps only [`SESSION_FIELDS`], each of which must be a string.
 /// An empty body is an empty object.
-pub fn session_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn session_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<Map<String, Value>, ApiError> {
     body_fields(bytes, policy, &SESSION_FIELDS)
 }
 
-/// The widget body: the session fields plus `providers`, Terra's comma-separated list, whose
-/// names are checked and upper-cased. Returns the kept fields and the provider names.
-pub fn widget_body(bytes: &[u8], policy: &RedirectPolicy) -> Result<(Map<String, Value>, Vec<String>), ApiError> {
+/// The widget body: the session fields plus the optional `providers`, Terra's comma-separated
+/// list, whose names are checked and upper-cased (without it Terra offers the providers
+/// enabled on the account's dashboard). Returns the kept fields and the provider names.
+pub(crate) fn widget_body(
+    bytes: &[u8],
+    policy: &RedirectPolicy,
+) -> Result<(Map<String, Value>, Vec<String>), ApiError> {
     let mut fields = SESSION_FIELDS.to_vec();
     fields.push("providers");
     let mut kept = body_fields(bytes, policy, &fields)?;
-    let listed = kept.get("providers").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let Some(listed) = kept.get("providers").and_then(Value::as_str).map(str::to_owned) else {
+        return Ok((kept, Vec::new()));
+    };
     let providers = listed.split(',').map(|p| resource(Some(p.trim()))).collect::<Result<Vec<_>, _>>()?;
-    if listed.is_empty() || providers.len() > 64 {
+    if providers.len() > 64 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_resource",
-            "'providers' must list 1 to 64 providers, comma-separated",
+            "'providers', when given, must list 1 to 64 providers, comma-separated",
         ));
     }
     kept.insert("providers".to_owned(), Value::String(providers.join(",")));
@@ -114,9 +122,7 @@ fn body_fields(bytes: &[u8], policy: &RedirectPolicy, fields: &[&str]) -> Result
                 return Err(ApiError::bad_request(format!("'{field}' must not be empty")));
             }
             Some(Value::String(s)) => {
-                if field.ends_with("_redirect_url") {
-                    redirect_url(field, &s, policy)?;
-                }
+                let s = if field.ends_with("_redirect_url") { redirect_url(field, &s, policy)? } else { s };
                 kept.insert(field.to_owned(), Value::String(s));
             }
             Some(_) => return Err(ApiError::bad_request(format!("'{field}' must be a string"))),
@@ -137,9 +143,11 @@ mod tests {
         let (kept, providers) = widget_body(br#"{"providers":"garmin, OURA","language":"en","x":1}"#, PROD).unwrap();
         assert_eq!(providers, ["GARMIN", "OURA"]);
         assert_eq!(Value::Object(kept), serde_json::json!({"providers":"GARMIN,OURA","language":"en"}));
-        for bad in
-            [&br#"{}"#[..], br#"{"providers":""}"#, br#"{"providers":"GARMIN,,OURA"}"#, br#"{"providers":["GARMIN"]}"#]
-        {
+        let (kept, providers) = widget_body(br#"{"language":"en"}"#, PROD).unwrap();
+        assert!(providers.is_empty(), "providers is optional");
+        assert_eq!(Value::Object(kept), serde_json::json!({"language":"en"}));
+        assert!(widget_body(b"{}", PROD).unwrap().1.is_empty());
+        for bad in [&br#"{"providers":""}"#[..], br#"{"providers":"GARMIN,,OURA"}"#, br#"{"providers":["GARMIN"]}"#] {
             assert_eq!(
                 widget_body(bad, PROD).unwrap_err().status,
                 StatusCode::BAD_REQUEST,
@@ -180,8 +188,13 @@ mod tests {
             assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "redirect_not_allowed"), "{bad}");
         }
         assert!(redirect_url("u", "http://127.0.0.1.nip.io/done", LOCAL).is_err());
-        // WHATWG URLs (browsers and the url crate alike) read `\` as `/`: the host is app.example.
-        assert!(redirect_url("u", "https://app.example\\@evil.example/", PROD).is_ok());
+        // WHATWG URLs (browsers and the url crate alike) read `\` as `/`: the host is app.example,
+        // and what is forwarded is the serialisation, which every parser reads the same way.
+        assert_eq!(
+            redirect_url("u", "https://app.example\\@evil.example/", PROD).unwrap(),
+            "https://app.example/@evil.example/"
+        );
+        assert_eq!(redirect_url("u", "https://APP.example:443/a/../done", PROD).unwrap(), "https://app.example/done");
     }
 
     #[test]

@@ -1,22 +1,28 @@
 //! Terra's signed webhooks: the signature check and the typed events (pure).
 //!
-//! Terra signs each POST with `terra-signature: t=<unix seconds>,v1=<hex>`, where `<hex>` is
-//! HMAC-SHA256 with the signing secret over `<t>.<raw body>`. The check runs on the raw bytes,
-//! compares in constant time and refuses timestamps outside the tolerance.
+//! Terra signs each POST with `X-Terra-Signature: t=<unix seconds>,v1=<hex>` (and the
+//! deprecated duplicate `terra-signature`), where `<hex>` is HMAC-SHA256 with the signing
+//! secret over `<t>.<raw body>`. The check is in two steps so that the header's form and time
+//! window are refused before the body is read ([`parse_header`]), and the body is hashed once
+//! whatever the number of `v1` values ([`check_body`]); comparisons are constant-time.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
 /// How old (or how far in the future) a signature's timestamp may be, in seconds.
-pub const TOLERANCE_SECS: i64 = 5 * 60;
+pub const TOLERANCE_SECS: u64 = 5 * 60;
+/// The most `v1` values one header may carry (secret rotation needs two).
+pub const MAX_SIGNATURES: usize = 4;
+/// The longest signature header accepted, in bytes.
+pub const MAX_HEADER_LEN: usize = 1024;
 
 /// Why a webhook was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureError {
-    /// No `terra-signature` header.
+pub(crate) enum SignatureError {
+    /// No `X-Terra-Signature` / `terra-signature` header.
     Missing,
-    /// The header is not `t=<unix>,v1=<hex>`.
+    /// The header is not `t=<unix>,v1=<64 hex>` (at most [`MAX_SIGNATURES`] `v1`).
     Malformed,
     /// The timestamp is outside [`TOLERANCE_SECS`].
     Stale,
@@ -26,48 +32,67 @@ pub enum SignatureError {
 
 impl SignatureError {
     /// A message for the 401 answer.
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
-            SignatureError::Missing => "the terra-signature header is missing",
-            SignatureError::Malformed => "the terra-signature header is not t=<unix>,v1=<hex>",
+            SignatureError::Missing => "the X-Terra-Signature header is missing",
+            SignatureError::Malformed => {
+                "the X-Terra-Signature header is not t=<unix>,v1=<64 hex digits> (at most 4 v1 values)"
+            }
             SignatureError::Stale => "the signature's timestamp is too old or in the future",
             SignatureError::Mismatch => "the signature does not match the body",
         }
     }
 }
 
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    text.as_bytes().chunks(2).map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?)).collect()
+/// A signature header that has the right form and a fresh timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignatureHeader {
+    /// `t`.
+    pub(crate) timestamp: i64,
+    /// The `v1` values, decoded.
+    pub(crate) signatures: Vec<[u8; 32]>,
 }
 
 /// The hex HMAC-SHA256 of `<t>.<body>`: what Terra (and the sandbox) put in `v1`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
 }
 
-/// The `terra-signature` header value for `body` at `timestamp`.
+/// The `X-Terra-Signature` header value for `body` at `timestamp` (for an app's own tests).
 pub fn signature_header(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", sign(secret, timestamp, body))
 }
 
-/// Checks `header` against the raw `body` at `now` (unix seconds). Returns the timestamp and
-/// the matching signature (for the replay check).
-pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Result<(i64, Vec<u8>), SignatureError> {
+fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// Step one, before the body is read: the header's form and its time window at `now`.
+pub(crate) fn parse_header(header: Option<&str>, now: i64) -> Result<SignatureHeader, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
+    if header.len() > MAX_HEADER_LEN {
+        return Err(SignatureError::Malformed);
+    }
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
         match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = Some(t.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
-            Some(("v1", hex)) => signatures.push(hex_decode(hex).ok_or(SignatureError::Malformed)?),
+            Some(("t", t)) if timestamp.is_none() => {
+                timestamp = Some(t.parse::<i64>().map_err(|_| SignatureError::Malformed)?)
+            }
+            Some(("v1", text)) => {
+                if signatures.len() == MAX_SIGNATURES {
+                    return Err(SignatureError::Malformed);
+                }
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(text, &mut bytes).map_err(|_| SignatureError::Malformed)?;
+                signatures.push(bytes);
+            }
+            Some(("t", _)) => return Err(SignatureError::Malformed),
             Some(_) => {} // other schemes are ignored
             None => return Err(SignatureError::Malformed),
         }
@@ -76,19 +101,34 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECS {
         return Err(SignatureError::Stale);
     }
-    for signature in signatures {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        if mac.verify_slice(&signature).is_ok() {
-            return Ok((timestamp, signature));
-        }
-    }
-    Err(SignatureError::Mismatch)
+    Ok(SignatureHeader { timestamp, signatures })
+}
+
+/// Step two: one HMAC over the raw `body`, compared in constant time with each `v1`.
+/// Returns the matching signature.
+pub(crate) fn check_body(secret: &[u8], header: &SignatureHeader, body: &[u8]) -> Result<[u8; 32], SignatureError> {
+    let mac = mac(secret, header.timestamp, body);
+    header
+        .signatures
+        .iter()
+        .find(|candidate| mac.clone().verify_slice(&candidate[..]).is_ok())
+        .copied()
+        .ok_or(SignatureError::Mismatch)
+}
+
+/// Both steps: `header` against the raw `body` at `now` (unix seconds).
+#[cfg(test)]
+pub(crate) fn verify(
+    secret: &[u8],
+    header: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(i64, [u8; 32]), SignatureError> {
+    let parsed = parse_header(header, now)?;
+    Ok((parsed.timestamp, check_body(secret, &parsed, body)?))
 }
 
 /// A user as Terra's events describe it.
@@ -119,10 +159,11 @@ pub enum WebhookEvent {
         /// The app's id for its user.
         reference_id: Option<String>,
     },
-    /// `user_reauth`: the person connected again; the old user id is replaced.
+    /// `user_reauth`: the person connected again; the old user id (when Terra names it) is
+    /// replaced and forgotten by the proxy.
     UserReauth {
-        /// The replaced user.
-        old_user: TerraUser,
+        /// The replaced user; Terra may send `null`.
+        old_user: Option<TerraUser>,
         /// The new user.
         new_user: TerraUser,
     },
@@ -164,7 +205,7 @@ fn user(value: Option<&Value>, fallback_reference: Option<String>) -> Option<Ter
 }
 
 /// Reads an event body (already verified).
-pub fn parse_event(event: &Value) -> WebhookEvent {
+pub(crate) fn parse_event(event: &Value) -> WebhookEvent {
     let event_type = text(event, "type");
     let reference_id = text(event, "reference_id");
     let typed = match event_type.as_deref() {
@@ -174,10 +215,8 @@ pub fn parse_event(event: &Value) -> WebhookEvent {
         Some("auth") => user(event.get("user"), reference_id)
             .map(|user| WebhookEvent::AuthSuccess { user, widget_session_id: text(event, "widget_session_id") }),
         Some("auth_cancelled") => Some(WebhookEvent::AuthFailed { reason: text(event, "reason"), reference_id }),
-        Some("user_reauth") => match (user(event.get("old_user"), None), user(event.get("new_user"), None)) {
-            (Some(old_user), Some(new_user)) => Some(WebhookEvent::UserReauth { old_user, new_user }),
-            _ => None,
-        },
+        Some("user_reauth") => user(event.get("new_user"), None)
+            .map(|new_user| WebhookEvent::UserReauth { old_user: user(event.get("old_user"), None), new_user }),
         Some("access_revoked") => {
             user(event.get("user"), reference_id).map(|user| WebhookEvent::AccessRevoked { user })
         }
@@ -203,7 +242,7 @@ mod tests {
         // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?").
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"what do ya want for nothing?");
-        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(mac.finalize().into_bytes());
         assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
@@ -212,18 +251,41 @@ mod tests {
         let body = br#"{"type":"auth","status":"success"}"#;
         let header = signature_header(SECRET, NOW, body);
         assert_eq!(verify(SECRET, Some(&header), body, NOW).unwrap().0, NOW);
-        assert_eq!(verify(SECRET, Some(&header), body, NOW + TOLERANCE_SECS).unwrap().0, NOW);
+        assert_eq!(verify(SECRET, Some(&header), body, NOW + TOLERANCE_SECS as i64).unwrap().0, NOW);
         assert_eq!(verify(SECRET, None, body, NOW), Err(SignatureError::Missing));
         assert_eq!(verify(SECRET, Some("v1=abcd"), body, NOW), Err(SignatureError::Malformed));
         assert_eq!(verify(SECRET, Some("t=x,v1=abcd"), body, NOW), Err(SignatureError::Malformed));
         assert_eq!(verify(SECRET, Some(&format!("t={NOW},v1=zz")), body, NOW), Err(SignatureError::Malformed));
-        assert_eq!(verify(SECRET, Some(&header), body, NOW + TOLERANCE_SECS + 1), Err(SignatureError::Stale));
+        assert_eq!(verify(SECRET, Some(&header), body, NOW + TOLERANCE_SECS as i64 + 1), Err(SignatureError::Stale));
         assert_eq!(verify(b"other", Some(&header), body, NOW), Err(SignatureError::Mismatch));
         let mut altered = body.to_vec();
         altered[10] ^= 1;
         assert_eq!(verify(SECRET, Some(&header), &altered, NOW), Err(SignatureError::Mismatch));
         let two = format!("t={NOW},v1={},v1={}", "00".repeat(32), sign(SECRET, NOW, body));
         assert!(verify(SECRET, Some(&two), body, NOW).is_ok(), "any v1 may match (secret rotation)");
+    }
+
+    #[test]
+    fn form_and_window_are_checked_before_the_body_and_without_overflow() {
+        let sig = "ab".repeat(32);
+        assert!(parse_header(Some(&format!("t={NOW},v1={sig}")), NOW).is_ok());
+        // Many empty or short values: refused before any hashing.
+        let many_empty = format!("t={NOW},{}", "v1=,".repeat(20_000));
+        assert_eq!(parse_header(Some(&many_empty), NOW), Err(SignatureError::Malformed));
+        let five = format!("t={NOW}{}", format!(",v1={sig}").repeat(MAX_SIGNATURES + 1));
+        assert_eq!(parse_header(Some(&five), NOW), Err(SignatureError::Malformed));
+        let four = format!("t={NOW}{}", format!(",v1={sig}").repeat(MAX_SIGNATURES));
+        assert_eq!(parse_header(Some(&four), NOW).unwrap().signatures.len(), MAX_SIGNATURES);
+        for bad in ["v1=", "v1=abcd", &"a".repeat(63), &"g".repeat(64), &"a".repeat(66)] {
+            let header =
+                format!("t={NOW},{}", if bad.starts_with("v1") { bad.to_string() } else { format!("v1={bad}") });
+            assert_eq!(parse_header(Some(&header), NOW), Err(SignatureError::Malformed), "{bad}");
+        }
+        assert_eq!(parse_header(Some(&format!("t={NOW},t={NOW},v1={sig}")), NOW), Err(SignatureError::Malformed));
+        // Extreme timestamps: stale, never a panic or a wrap-around.
+        for (t, now) in [(i64::MIN, NOW), (i64::MAX, NOW), (i64::MIN, i64::MAX), (i64::MAX, i64::MIN), (0, i64::MIN)] {
+            assert_eq!(parse_header(Some(&format!("t={t},v1={sig}")), now), Err(SignatureError::Stale), "{t} {now}");
+        }
     }
 
     #[test]
@@ -248,8 +310,11 @@ mod tests {
         assert_eq!(parse_event(&old_error), failed);
         let reauth =
             json!({"type":"user_reauth","old_user":{"user_id":"a"},"new_user":{"user_id":"b","provider":"OURA"}});
+        assert!(matches!(parse_event(&reauth),
+            WebhookEvent::UserReauth { ref new_user, old_user: Some(ref old) } if new_user.user_id == "b" && old.user_id == "a"));
+        let reauth_null = json!({"type":"user_reauth","old_user":null,"new_user":{"user_id":"b"},"status":"warning"});
         assert!(
-            matches!(parse_event(&reauth), WebhookEvent::UserReauth { ref new_user, .. } if new_user.user_id == "b")
+            matches!(parse_event(&reauth_null), WebhookEvent::UserReauth { old_user: None, ref new_user } if new_user.user_id == "b")
         );
         for kind in ["access_revoked", "deauth", "connection_error"] {
             let e = parse_event(&json!({"type": kind, "user": {"user_id": "u"}}));

@@ -76,7 +76,8 @@ async fn maps_every_upstream_fault() {
         ("incomplete", 502, "upstream_error", None),
         ("400", 400, "upstream_rejected", Some("language is not supported")),
         ("404", 404, "upstream_rejected", Some("Invalid resource")),
-        ("401", 401, "upstream_rejected", Some("unauthorized")),
+        // Terra refusing the proxy's own credentials is the operator's problem: a generic 502.
+        ("401", 502, "upstream_auth", Some("the proxy could not authenticate with Terra")),
         ("problem", 422, "upstream_rejected", Some("reference_id too long")),
     ];
     for (mode, want_status, want_code, want_message) in cases {

@@ -72,7 +72,7 @@ async fn an_expired_widget_session_shows_an_error() {
 async fn widget_requests_get_the_same_checks() {
     let proxy = ProxyProcess::start(&[]);
     let mut cases = vec![
-        (json!({}), 400, "invalid_resource"),
+        (json!({"providers": ""}), 400, "invalid_request"),
         (json!({"providers": "GARMIN,,OURA"}), 400, "invalid_resource"),
         (json!({"providers": ["GARMIN"]}), 400, "invalid_request"),
         (json!({"providers": "GARMIN,NOSUCHWATCH"}), 403, "resource_not_allowed"),

@@ -13,7 +13,7 @@ use crate::ProxyState;
 
 /// Checks the request (content type, resource, body, the app's reference-id hook) and
 /// forwards only what is known.
-pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
+pub(crate) async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
     answer(forward(&state, request).await)
 }
 

@@ -37,8 +37,13 @@ async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String),
 /// `GET /connection/webhook?user_id=…[&wait_ms=…]`: answers once Terra's signed `auth` event
 /// for this user has arrived (waiting up to `wait_ms`, at most 25 s), and only to its owner;
 /// otherwise 404. 503 when the proxy has no webhook secret.
-pub async fn from_webhook(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
-    let Some(events) = state.auth_events.clone() else {
+///
+/// Another owner's user is answered after the same wait as an unknown one (no timing hint).
+pub(crate) async fn from_webhook(
+    State(state): State<Arc<ProxyState>>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    if !state.webhooks {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "webhooks_not_configured",
@@ -49,18 +54,31 @@ pub async fn from_webhook(State(state): State<Arc<ProxyState>>, request: Request
     let (user_id, expected) = identify(&state, &parts).await?;
     let wait_ms =
         super::query_param(&parts, "wait_ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0).min(MAX_WAIT_MS);
-    let user = events.wait_for(&user_id, std::time::Duration::from_millis(wait_ms)).await.ok_or_else(not_found)?;
-    if user.reference_id.as_deref() != Some(expected.as_str()) {
+    let wait = std::time::Duration::from_millis(wait_ms);
+    let deadline = tokio::time::Instant::now() + wait;
+    let user = state.store.wait_for_auth(&user_id, wait).await.map_err(super::webhook::store_unavailable)?;
+    let Some(user) = user.filter(|u| u.reference_id.as_deref() == Some(expected.as_str())) else {
+        // Unknown users end at the deadline; so do other owners' users.
+        tokio::time::sleep_until(deadline).await;
         return Err(not_found());
-    }
+    };
     Ok(Json(json!({ "user_id": user_id, "provider": user.provider, "reference_id": expected, "source": "webhook" })))
 }
 
-/// Looks the user up at Terra and answers `{user_id, provider, reference_id, active}`.
-pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
+/// Looks the user up at Terra and answers `{user_id, provider, reference_id, active}` only
+/// when Terra says the login finished (`is_authenticated: true`) and the user is active
+/// (`active: true`), exactly `true` both.
+pub(crate) async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Result<Json<Value>, ApiError> {
     let (parts, _) = request.into_parts();
     let (user_id, expected) = identify(&state, &parts).await?;
-    let user = state.terra.user_info(&user_id).await?.ok_or_else(not_found)?;
+    let info = state.terra.user_info(&user_id).await?.ok_or_else(not_found)?;
+    if info.get("is_authenticated") != Some(&Value::Bool(true)) {
+        return Err(not_found());
+    }
+    let user = info.get("user").filter(|u| u.is_object()).ok_or_else(not_found)?;
+    if user.get("active") != Some(&Value::Bool(true)) {
+        return Err(not_found());
+    }
     let text = |key: &str| user.get(key).and_then(Value::as_str).map(str::to_owned);
     if text("user_id").as_deref() != Some(user_id.as_str())
         || text("reference_id").as_deref() != Some(expected.as_str())
@@ -71,6 +89,6 @@ pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> R
         "user_id": user_id,
         "provider": text("provider"),
         "reference_id": expected,
-        "active": user.get("active").and_then(Value::as_bool).unwrap_or(true),
+        "active": true,
     })))
 }

@@ -1,9 +1,9 @@
 //! One file per route, and the steps the forwarding routes share.
 
-pub mod authenticate;
-pub mod connection;
-pub mod webhook;
-pub mod widget;
+pub(crate) mod authenticate;
+pub(crate) mod connection;
+pub(crate) mod webhook;
+pub(crate) mod widget;
 
 use axum::body::{Body, Bytes};
 use axum::http::request::Parts;
@@ -24,6 +24,9 @@ pub(crate) fn query_param(parts: &Parts, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// How long reading a browser's request body may take.
+pub(crate) const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The body of a JSON request: `Content-Type: application/json` required (a cross-site form
 /// cannot send it without a CORS preflight, so other sites cannot create sessions through a
 /// visitor's browser), at most [`validate::MAX_BODY`] bytes.
@@ -41,9 +44,11 @@ pub(crate) async fn json_body(parts: &Parts, body: Body) -> Result<Bytes, ApiErr
             "send the body as Content-Type: application/json",
         ));
     }
-    axum::body::to_bytes(body, validate::MAX_BODY)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is over 16 KiB"))
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, validate::MAX_BODY)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is over 16 KiB")),
+        Err(_) => Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", "the body did not arrive in time")),
+    }
 }
 
 /// With a reference-id hook, the app decides who this is: the browser's claim is replaced.

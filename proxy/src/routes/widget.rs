@@ -14,7 +14,7 @@ use crate::validate;
 use crate::ProxyState;
 
 /// Checks the request and forwards only what is known.
-pub async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
+pub(crate) async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
     answer(forward(&state, request).await)
 }
 

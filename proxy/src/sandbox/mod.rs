@@ -7,12 +7,17 @@
 //! consent page with Allow and Deny; Allow redirects to the success URL with `user_id`,
 //! `resource` and `reference_id` appended (existing query kept, `reference_id=null` when none
 //! was given, as Terra does), Deny to the failure URL.
+//!
+//! Memory is bounded: pending sessions expire after [`SESSION_TTL`], users after
+//! [`USER_TTL`], widget sessions after their `expires_in`, and each map holds at most
+//! [`MAX_ENTRIES`] (past that the oldest entry is dropped).
 
 mod pages;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -46,6 +51,77 @@ pub const PROVIDERS: [&str; 15] = [
 /// The path prefix of the sandbox's API, like Terra's `/api/v2`.
 pub const API_PREFIX: &str = "/api/v2";
 
+/// How long a login session waits for Allow or Deny.
+pub const SESSION_TTL: Duration = Duration::from_secs(60 * 60);
+/// How long the sandbox remembers a user.
+pub const USER_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The most entries each of the sandbox's maps holds.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// Something that ends.
+trait Expires {
+    fn expires(&self) -> Instant;
+}
+
+/// A map that holds at most [`MAX_ENTRIES`]: past that the oldest entry is dropped, and
+/// expired entries at the old end are dropped on every insert (O(1) amortised).
+struct Bounded<V> {
+    map: HashMap<String, V>,
+    /// Keys in insertion order (a key removed from `map` may linger here until popped).
+    order: VecDeque<String>,
+}
+
+impl<V> Default for Bounded<V> {
+    fn default() -> Self {
+        Bounded { map: HashMap::new(), order: VecDeque::new() }
+    }
+}
+
+impl<V: Expires + Clone> Bounded<V> {
+    fn insert(&mut self, key: String, value: V) {
+        let now = Instant::now();
+        while let Some(oldest) = self.order.front() {
+            let expired = self.map.get(oldest).is_none_or(|v| v.expires() <= now);
+            if !expired && self.order.len() < MAX_ENTRIES {
+                break;
+            }
+            let oldest = self.order.pop_front().expect("front exists");
+            self.map.remove(&oldest);
+        }
+        self.order.push_back(key.clone());
+        self.map.insert(key, value);
+    }
+
+    /// A live entry.
+    fn live(&self, key: &str) -> Option<V> {
+        self.map.get(key).filter(|v| Instant::now() < v.expires()).cloned()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+fn lock<V>(map: &Mutex<Bounded<V>>) -> std::sync::MutexGuard<'_, Bounded<V>> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A user Terra knows: created by authenticateUser, authenticated once the person allowed.
+#[derive(Debug, Clone)]
+struct User {
+    provider: String,
+    reference_id: Option<String>,
+    authenticated: bool,
+    expires: Instant,
+}
+
+impl Expires for User {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
+}
+
 /// A login session waiting for Allow or Deny.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -54,6 +130,13 @@ struct Pending {
     reference_id: Option<String>,
     success_url: Option<String>,
     failure_url: Option<String>,
+    expires: Instant,
+}
+
+impl Expires for Pending {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
 }
 
 /// Where the sandbox sends its signed webhooks, as Terra would.
@@ -72,21 +155,27 @@ struct Widget {
     reference_id: Option<String>,
     success_url: Option<String>,
     failure_url: Option<String>,
-    expires: std::time::Instant,
+    expires: Instant,
+}
+
+impl Expires for Widget {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
 }
 
 /// The sandbox's state.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     credentials: Credentials,
     coop: bool,
     webhook: Option<WebhookTarget>,
     public_url: String,
-    sessions: Mutex<HashMap<String, Pending>>,
+    sessions: Mutex<Bounded<Pending>>,
     /// Widget sessions: id -> the picker's state.
-    widgets: Mutex<HashMap<String, Widget>>,
-    widget_ttl: std::time::Duration,
-    /// Users who allowed: user id -> (provider, reference id), for `userInfo`.
-    users: Mutex<HashMap<String, (String, Option<String>)>>,
+    widgets: Mutex<Bounded<Widget>>,
+    widget_ttl: Duration,
+    /// Users by id, for `userInfo`.
+    users: Mutex<Bounded<User>>,
 }
 
 /// A running sandbox.
@@ -115,12 +204,12 @@ pub struct SandboxOptions {
     /// Where to send signed `auth` events.
     pub webhook: Option<WebhookTarget>,
     /// How long a widget session lives (Terra: 900 s).
-    pub widget_ttl: std::time::Duration,
+    pub widget_ttl: Duration,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        SandboxOptions { coop: false, webhook: None, widget_ttl: std::time::Duration::from_secs(900) }
+        SandboxOptions { coop: false, webhook: None, widget_ttl: Duration::from_secs(900) }
     }
 }
 
@@ -138,10 +227,10 @@ pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandl
         coop,
         webhook,
         public_url: format!("http://{addr}"),
-        sessions: Mutex::new(HashMap::new()),
-        widgets: Mutex::new(HashMap::new()),
+        sessions: Mutex::default(),
+        widgets: Mutex::default(),
         widget_ttl,
-        users: Mutex::new(HashMap::new()),
+        users: Mutex::default(),
     });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router(sandbox)).await {
@@ -152,12 +241,13 @@ pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandl
 }
 
 /// The sandbox's routes: Terra's API under [`API_PREFIX`] and the consent pages.
-pub fn router(sandbox: Arc<Sandbox>) -> Router {
+pub(crate) fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
         .route("/api/v2/auth/authenticateUser", post(authenticate_user))
         .route("/api/v2/integrations", get(integrations))
         .route("/api/v2/userInfo", get(user_info))
         .route("/consent/{session}", get(consent_page).post(decide))
+        .route("/api/widget/session", post(widget_session))
         .route("/widget/api/session", post(widget_session))
         .route("/api/v2/auth/generateWidgetSession", post(widget_session))
         .route("/widget/{id}", get(widget_page).post(pick))
@@ -191,12 +281,15 @@ async fn user_info(State(sandbox): State<Arc<Sandbox>>, Query(q): Query<UserQuer
     let Some(user_id) = q.user_id.filter(|u| !u.is_empty()) else {
         return terra_error(StatusCode::BAD_REQUEST, "user_id is a required query parameter");
     };
-    let known = sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).get(&user_id).cloned();
-    match known {
-        Some((provider, reference_id)) => Json(json!({
+    let user = lock(&sandbox.users).live(&user_id);
+    match user {
+        // As Terra: a user exists from authenticateUser on; is_authenticated says whether the
+        // login finished.
+        Some(user) => Json(json!({
             "status": "success",
-            "user": { "user_id": user_id, "provider": provider, "reference_id": reference_id, "active": true },
-            "is_authenticated": true,
+            "user": { "user_id": user_id, "provider": user.provider, "reference_id": user.reference_id,
+                      "active": user.authenticated.then_some(true) },
+            "is_authenticated": user.authenticated,
         }))
         .into_response(),
         None => terra_error(StatusCode::NOT_FOUND, "User not found"),
@@ -247,10 +340,23 @@ async fn authenticate_user(
         reference_id: text.remove("reference_id"),
         success_url: text.remove("auth_success_redirect_url"),
         failure_url: text.remove("auth_failure_redirect_url"),
+        expires: Instant::now() + SESSION_TTL,
     };
-    sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone(), pending);
+    start_login(&sandbox, session.clone(), pending);
     let auth_url = format!("{}/consent/{session}", sandbox.public_url);
     Json(json!({ "status": "success", "user_id": user_id, "auth_url": auth_url })).into_response()
+}
+
+/// Records a pending login and its not-yet-authenticated user.
+fn start_login(sandbox: &Sandbox, session: String, pending: Pending) {
+    let user = User {
+        provider: pending.resource.clone(),
+        reference_id: pending.reference_id.clone(),
+        authenticated: false,
+        expires: Instant::now() + USER_TTL,
+    };
+    lock(&sandbox.users).insert(pending.user_id.clone(), user);
+    lock(&sandbox.sessions).insert(session, pending);
 }
 
 #[derive(Deserialize)]
@@ -259,7 +365,8 @@ struct ConsentQuery {
     coop: Option<u8>,
 }
 
-/// Terra's widget-session API (current and legacy paths): `{providers: "A,B", ...}`.
+/// Terra's widget-session API (both current paths and the legacy one): `{providers: "A,B", ...}`;
+/// without `providers` every provider is offered (Terra: the dashboard's providers).
 async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if !has_credentials(&sandbox, &headers) {
         return terra_error(StatusCode::FORBIDDEN, "unauthorized: bad or missing dev-id / x-api-key");
@@ -274,9 +381,7 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
         .collect();
-    if providers.is_empty() {
-        return terra_error(StatusCode::BAD_REQUEST, "providers is required");
-    }
+    let providers = if providers.is_empty() { PROVIDERS.iter().map(|p| p.to_string()).collect() } else { providers };
     if let Some(unknown) = providers.iter().find(|p| !PROVIDERS.contains(&p.as_str())) {
         return terra_error(StatusCode::BAD_REQUEST, &format!("Invalid provider: {unknown}"));
     }
@@ -286,9 +391,9 @@ async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap,
         reference_id: text("reference_id"),
         success_url: text("auth_success_redirect_url"),
         failure_url: text("auth_failure_redirect_url"),
-        expires: std::time::Instant::now() + sandbox.widget_ttl,
+        expires: Instant::now() + sandbox.widget_ttl,
     };
-    sandbox.widgets.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), widget);
+    lock(&sandbox.widgets).insert(id.clone(), widget);
     Json(json!({
         "status": "success",
         "session_id": id,
@@ -303,8 +408,7 @@ fn expired_widget() -> (StatusCode, axum::response::Html<String>) {
 }
 
 fn live_widget(sandbox: &Sandbox, id: &str) -> Option<Widget> {
-    let widget = sandbox.widgets.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()?;
-    (std::time::Instant::now() < widget.expires).then_some(widget)
+    lock(&sandbox.widgets).live(id)
 }
 
 async fn widget_page(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
@@ -334,8 +438,9 @@ async fn pick(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(
         reference_id: widget.reference_id,
         success_url: widget.success_url,
         failure_url: widget.failure_url,
+        expires: Instant::now() + SESSION_TTL,
     };
-    sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone(), pending);
+    start_login(&sandbox, session.clone(), pending);
     Redirect::to(&format!("/consent/{session}")).into_response()
 }
 
@@ -344,7 +449,7 @@ async fn consent_page(
     Path(session): Path<String>,
     Query(q): Query<ConsentQuery>,
 ) -> Response {
-    let pending = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(&session).cloned();
+    let pending = lock(&sandbox.sessions).live(&session);
     let mut response = match pending {
         Some(p) => pages::consent(&session, &p.resource).into_response(),
         None => (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response(),
@@ -365,13 +470,16 @@ async fn decide(
     Path(session): Path<String>,
     Form(decision): Form<Decision>,
 ) -> Response {
-    let Some(p) = sandbox.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&session) else {
+    let removed = lock(&sandbox.sessions).map.remove(&session);
+    let Some(p) = removed.filter(|p| Instant::now() < p.expires) else {
         return (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response();
     };
     let allow = decision.decision == "allow";
     if allow {
-        let record = (p.resource.clone(), p.reference_id.clone());
-        sandbox.users.lock().unwrap_or_else(|e| e.into_inner()).insert(p.user_id.clone(), record);
+        if let Some(user) = lock(&sandbox.users).map.get_mut(&p.user_id) {
+            user.authenticated = true;
+            user.expires = Instant::now() + USER_TTL;
+        }
     }
     if let Some(target) = sandbox.webhook.clone() {
         tokio::spawn(send_webhook(target, auth_event(&p, allow)));
@@ -416,7 +524,9 @@ async fn send_webhook(target: WebhookTarget, event: Value) {
     let sent = reqwest::Client::new()
         .post(&target.url)
         .header("content-type", "application/json")
-        .header("terra-signature", signature)
+        .header("x-terra-signature", &signature)
+        .header("terra-signature", &signature)
+        .header("x-terra-trace-id", uuid::Uuid::new_v4().to_string())
         .body(body)
         .send()
         .await;
@@ -424,5 +534,77 @@ async fn send_webhook(target: WebhookTarget, event: Value) {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => tracing::warn!(status = r.status().as_u16(), "the app refused the sandbox's webhook"),
         Err(e) => tracing::warn!(error = %e, "the sandbox could not deliver its webhook"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone)]
+    struct Entry(Instant);
+
+    impl Expires for Entry {
+        fn expires(&self) -> Instant {
+            self.0
+        }
+    }
+
+    #[test]
+    fn maps_are_bounded_and_expired_entries_go_first() {
+        let mut map = Bounded::default();
+        let past = Instant::now() - Duration::from_secs(1);
+        let future = Instant::now() + Duration::from_secs(3600);
+        for i in 0..100 {
+            map.insert(format!("old{i}"), Entry(past));
+        }
+        // Expired entries at the old end are dropped by the next insert.
+        map.insert("new".into(), Entry(future));
+        assert_eq!(map.len(), 1);
+        assert!(map.live("new").is_some() && map.live("old0").is_none());
+        // A flood of live entries: never more than MAX_ENTRIES; the oldest go first.
+        for i in 0..MAX_ENTRIES + 500 {
+            map.insert(format!("live{i}"), Entry(future));
+        }
+        assert_eq!(map.len(), MAX_ENTRIES);
+        assert!(map.order.len() <= MAX_ENTRIES);
+        assert!(map.live("new").is_none() && map.live("live0").is_none());
+        assert!(map.live(&format!("live{}", MAX_ENTRIES + 499)).is_some());
+        // Removed keys do not let the order queue grow past the bound.
+        for i in 0..MAX_ENTRIES * 2 {
+            let key = format!("gone{i}");
+            map.insert(key.clone(), Entry(future));
+            map.map.remove(&key);
+        }
+        assert!(map.order.len() <= MAX_ENTRIES);
+    }
+
+    #[tokio::test]
+    async fn a_pending_user_is_known_but_not_authenticated() {
+        let handle = spawn(false, None).await.unwrap();
+        let http = reqwest::Client::new();
+        let with_credentials = |r: reqwest::RequestBuilder| {
+            r.header("dev-id", &handle.credentials.dev_id).header("x-api-key", &handle.credentials.api_key)
+        };
+        let created: Value =
+            with_credentials(http.post(format!("{}/auth/authenticateUser?resource=OURA", handle.api_base)))
+                .json(&json!({"reference_id": "r1"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let user_id = created["user_id"].as_str().unwrap();
+        let info: Value = with_credentials(http.get(format!("{}/userInfo?user_id={user_id}", handle.api_base)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["is_authenticated"], false);
+        assert_eq!(info["user"]["reference_id"], "r1");
+        assert_eq!(info["user"]["active"], Value::Null);
     }
 }

@@ -6,12 +6,14 @@
 //! the same `X-Terra-Trace-Id`), verified `auth` events waiting to confirm a browser's flow,
 //! revoked user ids, and the rate-limit counters.
 //!
-//! Backends: `memory` (the default, embedded) and `redis` (`TERRA_CONNECT_REDIS_URL`).
+//! Backends: [`memory::MemoryStore`] (the default, embedded) and `redis` (`TERRA_CONNECT_REDIS_URL`).
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+pub mod memory;
 
 use crate::webhook::TerraUser;
 

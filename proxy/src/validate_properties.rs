@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
+use crate::validate::{self, RedirectPolicy, SESSION_FIELDS};
 use serde_json::{json, Map, Value};
-use terra_connect_proxy::validate::{self, RedirectPolicy, SESSION_FIELDS};
 
 /// xorshift64*: deterministic, so a failure names its seed and iteration.
 struct Rng(u64);
@@ -153,6 +153,11 @@ fn hundred_thousand_generated_requests() {
                     assert!(!text.is_empty());
                     if name.ends_with("_redirect_url") {
                         assert!(acceptable_redirect(text, policy), "iteration {i}: forwarded bad redirect {text:?}");
+                        let reparsed = url::Url::parse(text).unwrap();
+                        assert_eq!(reparsed.as_str(), text, "iteration {i}: forwarded text is not normalised");
+                        // Before the query, where an RFC 3986 parser could read a `\` as part of the authority.
+                        let head = text.split(['?', '#']).next().unwrap_or_default();
+                        assert!(!head.contains('\\'), "iteration {i}: a backslash reached Terra: {text:?}");
                     }
                 }
             }
