@@ -8,21 +8,28 @@ ensure_nightly
 ensure_npm_packages
 ensure_debian_commands python3 python3
 
-say "building the wasm module (nightly, -Zbuild-std, panic=immediate-abort, profile wasm-release)"
+say "building the wasm module (nightly, -Zbuild-std, panic=immediate-abort, profile wasm-release, feature allocator)"
+# Reproducible: no path of this machine may reach the .wasm. Panic locations are dropped
+# (-Zlocation-detail=none) and any other path rustc embeds is remapped: the checkout, the cargo
+# home (registry sources) and the toolchain (std's sources, built here by -Zbuild-std).
+# www/e2e/reproducible.test.mjs builds twice in different folders and HOMEs and compares.
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+sysroot="$(rustc +nightly --print sysroot)"
+export RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none \
+  --remap-path-prefix=$ROOT=/terra-connect --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rust"
 # Its own target dir: the std built here must not mix with the stable builds of the tests.
-RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
-  cargo +nightly build --quiet --target wasm32-unknown-unknown --profile wasm-release -p terra-connect \
-  -Zbuild-std=std,panic_abort --target-dir target/pkg
+cargo +nightly build --quiet --locked --target wasm32-unknown-unknown --profile wasm-release -p terra-connect \
+  --features allocator -Zbuild-std=std,panic_abort --target-dir target/pkg
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name terra_connect \
   target/pkg/wasm32-unknown-unknown/wasm-release/terra_connect.wasm
-# binaryen 132 from npm (Debian's wasm-opt 108 breaks wasm-bindgen 0.2.130 output in Chromium).
-wasm-opt -Oz pkg/terra_connect_bg.wasm -o pkg/terra_connect_bg.wasm
-# Short import and export names in the .wasm and the glue (see the script).
-python3 "$ROOT/scripts/minify-wasm-names.py" pkg
-# Last: drop the custom sections browsers ignore (producers, target features; without the
-# latter, wasm-opt could no longer read the module's features, hence last).
-wasm-opt --strip-producers --strip-target-features pkg/terra_connect_bg.wasm -o pkg/terra_connect_bg.wasm
+# binaryen 132 from npm (Debian's wasm-opt 108 breaks wasm-bindgen 0.2.130 output in Chromium);
+# the custom sections browsers ignore (producers, target features) are dropped on the way.
+wasm-opt -Oz --strip-producers --strip-target-features pkg/terra_connect_bg.wasm -o pkg/terra_connect_bg.wasm
+if [ ! -s pkg/terra_connect_bg.wasm.d.ts ] || ! grep -q 'export const memory' pkg/terra_connect_bg.wasm.d.ts; then
+  echo "error: pkg/terra_connect_bg.wasm.d.ts does not declare the module's exports" >&2
+  exit 1
+fi
 
 snippet="$(cd pkg && ls snippets/*/js/error.js)"
 version="$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="terra-connect"))')"

@@ -5,6 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$ROOT/www/node_modules/.bin:$PATH"
+# The browsers are Debian's: no npm package may download one of its own (puppeteer's would).
+export PUPPETEER_SKIP_DOWNLOAD=1
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -75,6 +77,22 @@ ensure_chromium() {
   ensure_debian_commands chromium chromium chromedriver chromium-driver
   export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
   export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+}
+
+# Debian's Firefox ESR, the second browser engine of the browser tests (puppeteer-core drives
+# it for the e2e cases; it never downloads a browser of its own).
+ensure_firefox() {
+  ensure_debian_commands firefox-esr firefox-esr
+  export FIREFOX="${FIREFOX:-$(command -v firefox-esr)}"
+}
+
+# geckodriver from crates.io (into ~/.cargo/bin), for the wasm tests in Firefox.
+ensure_geckodriver() {
+  if ! type -P geckodriver >/dev/null; then
+    say "installing geckodriver (cargo install; takes a few minutes once)"
+    cargo install geckodriver --locked
+  fi
+  export GECKODRIVER_BIN="${GECKODRIVER_BIN:-$(type -P geckodriver)}"
 }
 
 # Tools the scripts and tests call: python3 (build-pkg.sh, free_port), openssl (the webhook

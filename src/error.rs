@@ -28,9 +28,28 @@ pub enum ErrorCode {
     StateMismatch,
     /// `verify: true`: the proxy did not confirm the user id the redirect carried.
     NotVerified,
+    /// `connect()`: `localStorage` refused the pending record (disabled, full, or a private
+    /// mode), so no result could ever be accepted. Nothing was sent; the tab was closed.
+    StorageUnavailable,
 }
 
 impl ErrorCode {
+    /// Every code, in README's order (the TypeScript union `TerraConnectErrorCode` lists the same).
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::Network,
+        ErrorCode::ProxyError,
+        ErrorCode::InvalidResponse,
+        ErrorCode::PopupBlocked,
+        ErrorCode::PopupClosed,
+        ErrorCode::Timeout,
+        ErrorCode::Aborted,
+        ErrorCode::AuthFailed,
+        ErrorCode::StateMismatch,
+        ErrorCode::NotVerified,
+        ErrorCode::StorageUnavailable,
+    ];
+
     /// The stable string form, e.g. `"invalid_argument"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +64,7 @@ impl ErrorCode {
             ErrorCode::AuthFailed => "auth_failed",
             ErrorCode::StateMismatch => "state_mismatch",
             ErrorCode::NotVerified => "not_verified",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
         }
     }
 }
@@ -101,6 +121,7 @@ mod tests {
             (ErrorCode::AuthFailed, "auth_failed"),
             (ErrorCode::StateMismatch, "state_mismatch"),
             (ErrorCode::NotVerified, "not_verified"),
+            (ErrorCode::StorageUnavailable, "storage_unavailable"),
         ];
         for (code, text) in all {
             assert_eq!(code.as_str(), text);

@@ -22,14 +22,15 @@
 //! README.md has the whole story: the flow, the options, the error codes, the proxy contract.
 //!
 //! Layout: the pure modules ([`options`], [`wire`], [`redirect`], [`state`], [`url`], [`error`]) hold
-//! every decision and are tested natively; [`web`] is the thin, synchronous `web-sys` layer
-//! (`js/driver.js` does the waiting: fetch, timers, listeners); `alloc` (wasm only) is the module's small
-//! allocator; this file holds only the `#[wasm_bindgen]` exports.
+//! every decision and are tested natively; [`web`] is the thin browser layer (gloo-net requests,
+//! the async flow, serde-wasm-bindgen at the boundary); the facts the proxy shares live in the
+//! `terra-connect-protocol` crate; this file holds only the `#[wasm_bindgen]` exports.
+//!
+//! Feature `allocator` (the npm build turns it on) makes the wasm module's global allocator the
+//! small one README names; without it a crate that depends on this one keeps its own.
 
 #![warn(missing_docs)]
 
-#[cfg(target_arch = "wasm32")]
-pub mod alloc;
 pub mod error;
 pub mod options;
 pub mod redirect;
@@ -40,17 +41,20 @@ pub mod wire;
 
 use wasm_bindgen::prelude::*;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(feature = "allocator", target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: alloc::SizeClasses = alloc::SizeClasses::new();
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-use crate::error::Result;
-use crate::options::{SessionOptions, Target};
-use crate::web::js::{read_complete_options, read_flow_options, read_options, redirect_to_js, to_js_error};
+use crate::web::values::{read_complete, read_flow, read_session, redirect_to_js, to_js_error};
+pub use crate::web::values::{JsCompleteOptions, JsConnectOptions, JsSessionOptions};
 use crate::web::{complete, flow};
 
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
+const TS_SECTION: &'static str = TS_TYPES;
+
+/// The TypeScript declarations of the options and results, as the npm package ships them in
+/// `terra_connect.d.ts` (tests check them against the Rust readers and writers).
+pub const TS_TYPES: &str = r#"
 /** The stable `code` of a {@link TerraConnectError}: a closed set (see README, "Error codes"). */
 export type TerraConnectErrorCode =
   | "invalid_argument"
@@ -63,7 +67,8 @@ export type TerraConnectErrorCode =
   | "aborted"
   | "auth_failed"
   | "state_mismatch"
-  | "not_verified";
+  | "not_verified"
+  | "storage_unavailable";
 
 /** Options of {@link createSession}. */
 export interface SessionOptions {
@@ -79,6 +84,9 @@ export interface SessionOptions {
   failureUrl?: string;
   /** Language of Terra's pages, e.g. "en". */
   language?: string;
+  /** createSession(): aborts the request ("aborted"). connect(): cancels the flow, rejects
+   *  with "aborted" and closes the tab. */
+  signal?: AbortSignal;
 }
 
 /** Options of {@link connect}: the session's, with both redirect URLs on the page's origin,
@@ -98,20 +106,18 @@ export interface ConnectCommon extends Omit<SessionOptions, "resource"> {
   fallback?: "redirect" | "none";
   /** How long to wait for the person, in ms (default 600000, at most 86400000). */
   timeoutMs?: number;
-  /** Cancels the flow: rejects with "aborted" and closes the tab. */
-  signal?: AbortSignal;
   /** Reject with "popup_closed" as soon as the tab reads closed, even after it left for
    *  Terra. Only for providers that send no Cross-Origin-Opener-Policy. */
   rejectOnTabClose?: boolean;
   /** Called once when the tab reads closed after it left for Terra (it may still be open,
    *  behind Cross-Origin-Opener-Policy); the flow keeps waiting. Offer "Cancel" / "Try again". */
   onTabClosed?: () => void;
-  /** Confirm the user id before resolving. true: the proxy asks Terra (GET {proxyUrl}/connection);
+  /** Confirm the user id before resolving. true or "proxy": the proxy asks Terra (GET {proxyUrl}/connection);
    *  "webhook": wait until the proxy has received Terra's signed auth event for it
    *  (GET {proxyUrl}/connection/webhook, long poll, until timeoutMs). The result then carries
    *  verified: true; an id the proxy does not confirm rejects with "not_verified". The proxy
    *  matches it to referenceId, or to its own reference-id hook. Popup mode. */
-  verify?: boolean | "webhook";
+  verify?: boolean | "proxy" | "webhook";
 }
 
 /** Options of {@link completeRedirect}. */
@@ -130,12 +136,15 @@ export interface Session {
   authUrl: string;
 }
 
-/** What a redirect URL says. Every field but `outcome` may be null. */
+/** What a redirect URL says. Every field but `outcome` and `details` may be null. */
 export interface RedirectResult {
   outcome: "success" | "failure";
   userId: string | null;
   resource: string | null;
   referenceId: string | null;
+  /** Every other query parameter Terra appended after terra-connect's marker (a failure
+   *  `reason`, for one); the app's own parameters are not included. */
+  details: Record<string, string>;
 }
 
 /** A finished connection, as connect() resolves with it. */
@@ -146,25 +155,6 @@ export interface ConnectResult extends RedirectResult {
 }
 "#;
 
-#[wasm_bindgen]
-extern "C" {
-    /// The JavaScript options object of `createSession`.
-    #[wasm_bindgen(typescript_type = "SessionOptions")]
-    pub type JsSessionOptions;
-
-    /// The JavaScript options object of `connect`.
-    #[wasm_bindgen(typescript_type = "ConnectOptions")]
-    pub type JsConnectOptions;
-
-    /// The JavaScript options object of `completeRedirect`.
-    #[wasm_bindgen(typescript_type = "CompleteOptions")]
-    pub type JsCompleteOptions;
-}
-
-fn validated(options: &JsValue) -> Result<SessionOptions> {
-    read_options(options)?.validate()
-}
-
 fn reject(error: error::Error) -> js_sys::Promise {
     js_sys::Promise::reject(&to_js_error(error))
 }
@@ -172,52 +162,53 @@ fn reject(error: error::Error) -> js_sys::Promise {
 /// Asks the proxy for a Terra login session for one provider.
 ///
 /// Resolves with `{ userId, authUrl }`; rejects with a `TerraConnectError`
-/// (`invalid_argument` before any request, `network`, `proxy_error`, `invalid_response`).
+/// (`invalid_argument` before any request, `network`, `proxy_error`, `invalid_response`,
+/// `aborted` when `signal` fires).
 #[wasm_bindgen(js_name = createSession, unchecked_return_type = "Promise<Session>")]
 pub fn create_session(options: &JsSessionOptions) -> js_sys::Promise {
-    let options = match validated(options) {
-        Ok(options) if matches!(options.target, Target::Provider(_)) => options,
-        Ok(_) => {
-            return reject(error::Error::invalid("providers", "is for connect(): createSession takes one resource"))
-        }
-        Err(e) => return reject(e),
-    };
-    flow::create_session(options)
+    let parsed = read_session(options, false).and_then(|(raw, signal)| Ok((raw.validate()?, signal)));
+    match parsed {
+        Ok((options, signal)) => flow::create_session(options, signal),
+        Err(e) => reject(e),
+    }
 }
 
 /// Connects a wearable: opens a tab at once (call it from a click handler, before any
 /// `await`), creates the session, sends the tab to Terra, and resolves with
-/// `{ outcome: "success", userId, resource, referenceId }` when the success page calls
-/// `completeRedirect()`.
+/// `{ outcome: "success", userId, resource, referenceId, details }` when the success page
+/// calls `completeRedirect()`.
 ///
 /// Rejects with `invalid_argument`, `network`, `proxy_error`, `invalid_response`,
-/// `popup_blocked`, `popup_closed`, `timeout`, `aborted` or `auth_failed` (the failure URL;
-/// `error.result` holds what came back). In redirect mode the page navigates away and the
-/// promise settles only on an error before that.
+/// `popup_blocked`, `popup_closed`, `timeout`, `aborted`, `storage_unavailable` or
+/// `auth_failed` (the failure URL; `error.result` holds what came back). In redirect mode the
+/// page navigates away and the promise settles only on an error before that.
 #[wasm_bindgen(unchecked_return_type = "Promise<ConnectResult>")]
 pub fn connect(options: &JsConnectOptions) -> js_sys::Promise {
-    let parsed = validated(options).and_then(|session| {
-        let (raw, hooks) = read_flow_options(options)?;
-        Ok((session, raw.validate()?, hooks))
+    let parsed = read_session(options.unchecked_ref(), true).and_then(|(raw, signal)| {
+        let session = raw.validate()?;
+        let (flow_raw, on_tab_closed) = read_flow(options)?;
+        Ok((session, flow_raw.validate()?, signal, on_tab_closed))
     });
     match parsed {
-        Ok((session, flow_options, hooks)) => flow::connect(session, flow_options, hooks),
+        Ok((session, flow_options, signal, on_tab_closed)) => {
+            flow::connect(session, flow_options, signal, on_tab_closed)
+        }
         Err(e) => reject(e),
     }
 }
 
 /// Finishes a flow on the success or failure page: checks the state against the pending
-/// record (`state_mismatch` for a missing, unknown, expired or reused one; nothing is then
-/// delivered), delivers the result to the waiting `connect()`, removes the Terra and state
-/// parameters from the address bar, closes the tab `connect()` opened (unless
-/// `closeTab: false`), and returns `{ outcome, userId, resource, referenceId }`.
+/// record (`state_mismatch` for a missing, unknown, expired or reused one, and for a URL
+/// without the `tc_outcome` marker; nothing is then delivered), delivers the result to the
+/// waiting `connect()`, removes the Terra and state parameters from the address bar, closes
+/// the tab `connect()` opened (unless `closeTab: false`), and returns
+/// `{ outcome, userId, resource, referenceId, details }`.
 #[wasm_bindgen(js_name = completeRedirect, unchecked_return_type = "RedirectResult")]
 pub fn complete_redirect(options: Option<JsCompleteOptions>) -> core::result::Result<JsValue, JsValue> {
-    let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
-    let (href, close_tab) = read_complete_options(&options).map_err(to_js_error)?;
+    let (href, close_tab) = read_complete(options.as_ref()).map_err(to_js_error)?;
     let is_current = href.is_none();
     let href = href.unwrap_or_else(current_href);
-    complete::complete(&href, is_current, close_tab).map(|r| redirect_to_js(&r)).map_err(to_js_error)
+    complete::complete(&href, is_current, close_tab).map(|r| redirect_to_js(&r, None)).map_err(to_js_error)
 }
 
 fn current_href() -> String {
@@ -225,7 +216,7 @@ fn current_href() -> String {
 }
 
 /// Parses the success or failure URL Terra sent the person back to (default:
-/// `window.location.href`) into `{ outcome, userId, resource, referenceId }`, without
+/// `window.location.href`) into `{ outcome, userId, resource, referenceId, details }`, without
 /// checking state or delivering anything (`completeRedirect` does both).
 ///
 /// The URL must carry the `tc_outcome` marker that `createSession`/`connect` add to the
@@ -233,5 +224,79 @@ fn current_href() -> String {
 #[wasm_bindgen(js_name = parseRedirect, unchecked_return_type = "RedirectResult")]
 pub fn parse_redirect(href: Option<String>) -> core::result::Result<JsValue, JsValue> {
     let href = href.unwrap_or_else(current_href);
-    redirect::parse(&href).map(|r| redirect_to_js(&r)).map_err(to_js_error)
+    redirect::parse(&href).map(|r| redirect_to_js(&r, None)).map_err(to_js_error)
+}
+
+/// The TypeScript declarations and the Rust readers and writers must not drift: each test
+/// compares one declared interface with what the Rust side reads or writes.
+#[cfg(test)]
+mod typescript_agrees {
+    use super::*;
+    use crate::web::values::{RedirectJs, SessionJs};
+    use std::collections::BTreeSet;
+
+    /// The property names of `export interface NAME … { … }` in the declarations.
+    fn declared(name: &str) -> BTreeSet<String> {
+        let at = TS_TYPES.find(&format!("export interface {name} ")).unwrap_or_else(|| panic!("no interface {name}"));
+        let text = &TS_TYPES[at..];
+        let body = &text[text.find('{').unwrap() + 1..text.find("\n}").unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|line| !line.starts_with("/*") && !line.starts_with('*'))
+            .filter_map(|line| line.split(['?', ':']).next())
+            .filter(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn set(keys: &[&str]) -> BTreeSet<String> {
+        keys.iter().map(|k| (*k).to_owned()).collect()
+    }
+
+    fn serialized_keys(value: &impl serde::Serialize) -> BTreeSet<String> {
+        match serde_json::to_value(value).unwrap() {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[test]
+    fn option_readers_read_what_is_declared() {
+        assert_eq!(declared("SessionOptions"), set(JsSessionOptions::KEYS));
+        assert_eq!(declared("CompleteOptions"), set(JsCompleteOptions::KEYS));
+        // ConnectOptions = ConnectCommon (SessionOptions without resource, and its own) & one of
+        // `resource` or `providers`.
+        assert!(TS_TYPES.contains("export interface ConnectCommon extends Omit<SessionOptions, \"resource\">"));
+        assert!(TS_TYPES.contains("{ providers: string[]; resource?: undefined }"));
+        let mut connect = declared("ConnectCommon");
+        connect.extend(declared("SessionOptions"));
+        connect.insert("providers".into());
+        let mut read = set(JsSessionOptions::KEYS);
+        read.extend(set(JsConnectOptions::KEYS));
+        assert_eq!(connect, read);
+    }
+
+    #[test]
+    fn results_have_the_declared_fields() {
+        let redirect = redirect::parse("https://a/d?tc_outcome=success&user_id=u").unwrap();
+        assert_eq!(serialized_keys(&RedirectJs::new(&redirect, None)), declared("RedirectResult"));
+        let mut connect_result = declared("RedirectResult");
+        connect_result.extend(declared("ConnectResult"));
+        assert_eq!(serialized_keys(&RedirectJs::new(&redirect, Some(true))), connect_result);
+        assert_eq!(serialized_keys(&SessionJs { user_id: "u", auth_url: "https://a/" }), declared("Session"));
+    }
+
+    #[test]
+    fn error_codes_and_verify_values_are_the_declared_ones() {
+        let union = &TS_TYPES[TS_TYPES.find("export type TerraConnectErrorCode =").unwrap()..];
+        let union = &union[..union.find(';').unwrap()];
+        let declared: Vec<&str> = union.split('"').skip(1).step_by(2).collect();
+        let codes: Vec<&str> = error::ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(declared, codes);
+        assert!(TS_TYPES.contains("verify?: boolean | \"proxy\" | \"webhook\";"));
+        for (value, expected) in [("proxy", options::Verify::Proxy), ("webhook", options::Verify::Webhook)] {
+            let raw = options::RawFlowOptions { verify: Some(value.into()), ..Default::default() };
+            assert_eq!(raw.validate().unwrap().verify, Some(expected));
+        }
+    }
 }

@@ -87,7 +87,7 @@ pub struct RawFlowOptions {
     pub timeout_ms: Option<f64>,
     /// `rejectOnTabClose`: reject with `popup_closed` as soon as the tab reads closed.
     pub reject_on_tab_close: Option<bool>,
-    /// `verify`: `"proxy"` (from `true`) or `"webhook"`.
+    /// `verify`: `"proxy"` (also from `true`) or `"webhook"`.
     pub verify: Option<String>,
 }
 
@@ -115,6 +115,9 @@ pub enum Verify {
     /// (`GET {proxyUrl}/connection/webhook`).
     Webhook,
 }
+
+/// What `verify` accepts, as its error message says it.
+pub const VERIFY_VALUES: &str = "must be true, false, \"proxy\" or \"webhook\"";
 
 /// The default `timeoutMs`: 10 minutes.
 pub const DEFAULT_TIMEOUT_MS: u32 = 600_000;
@@ -148,7 +151,7 @@ impl RawFlowOptions {
                 None => None,
                 Some("proxy") => Some(Verify::Proxy),
                 Some("webhook") => Some(Verify::Webhook),
-                Some(_) => return Err(Error::invalid("verify", "must be true, false or \"webhook\"")),
+                Some(_) => return Err(Error::invalid("verify", VERIFY_VALUES)),
             },
         })
     }
@@ -221,9 +224,7 @@ fn target(resource_option: Option<String>, providers: Option<Vec<String>>) -> Re
 /// Checks a provider name and returns it upper-cased (`fitbit` becomes `FITBIT`).
 pub fn resource(value: Option<String>) -> Result<String> {
     let value = value.ok_or_else(|| Error::invalid("resource", "is required, e.g. \"FITBIT\""))?;
-    let well_formed = (1..=64).contains(&value.len())
-        && value.as_bytes()[0].is_ascii_alphabetic()
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let well_formed = terra_connect_protocol::is_provider_name(&value);
     if !well_formed {
         return Err(Error::invalid(
             "resource",

@@ -50,6 +50,10 @@ pub struct Redirect {
     pub reference_id: Option<String>,
     /// The `tc_state` that `connect()` added, when present.
     pub state: Option<String>,
+    /// Every other parameter after the `tc_outcome` marker, in order: what Terra appended
+    /// beyond its three (a failure `reason`, for one). The app's own parameters come before
+    /// the marker (the marker is appended to the app's URL) and are not included.
+    pub details: Vec<(String, String)>,
 }
 
 /// `url` with the terra-connect outcome marker added (existing query and fragment kept).
@@ -77,12 +81,17 @@ pub fn parse(href: &str) -> Result<Redirect> {
         }
     };
     let field = |name: &str| url::query_param(query, name).filter(|v| !v.is_empty() && v != "null");
+    let details = url::query_pairs(query)
+        .skip_while(|(name, _)| name != OUTCOME_PARAM)
+        .filter(|(name, _)| !FLOW_PARAMS.contains(&name.as_str()))
+        .collect();
     Ok(Redirect {
         outcome,
         user_id: field("user_id"),
         resource: field("resource"),
         reference_id: field("reference_id"),
         state: field(STATE_PARAM),
+        details,
     })
 }
 
@@ -103,13 +112,13 @@ pub fn to_query(redirect: &Redirect) -> String {
         ("reference_id", &redirect.reference_id),
         (STATE_PARAM, &redirect.state),
     ];
-    for (name, value) in fields {
-        if let Some(value) = value {
-            out.push('&');
-            out.push_str(name);
-            out.push('=');
-            out.push_str(&url::encode(value));
-        }
+    let given = fields.into_iter().filter_map(|(name, value)| Some((name, value.as_deref()?)));
+    let details = redirect.details.iter().map(|(name, value)| (name.as_str(), value.as_str()));
+    for (name, value) in given.chain(details) {
+        out.push('&');
+        out.push_str(&url::encode(name));
+        out.push('=');
+        out.push_str(&url::encode(value));
     }
     out
 }
@@ -139,8 +148,21 @@ mod tests {
                 resource: Some("FITBIT".into()),
                 reference_id: Some("user-42".into()),
                 state: None,
+                details: vec![],
             }
         );
+    }
+
+    #[test]
+    fn what_terra_appended_beyond_its_three_is_details() {
+        let r = parse(
+            "https://app.example/failed?page=2&tc_outcome=failure&tc_state=s&reference_id=u&reason=user_denied&resource=OURA&error%20text=a%26b",
+        )
+        .unwrap();
+        let pairs: Vec<(&str, &str)> = r.details.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        // `page` is the app's own (before the marker); the flow's parameters are fields.
+        assert_eq!(pairs, [("reason", "user_denied"), ("error text", "a&b")]);
+        assert!(parse("https://a/done?tc_outcome=success&user_id=u").unwrap().details.is_empty());
     }
 
     #[test]
@@ -182,6 +204,7 @@ mod tests {
             resource: Some("GOOGLE_HEALTH".into()),
             reference_id: Some("a&b=c é".into()),
             state: Some("0123".into()),
+            details: vec![("reason".into(), "user denied & left".into()), ("x=y".into(), String::new())],
         };
         assert_eq!(from_query(&to_query(&r)), Some(r));
         assert_eq!(from_query("user_id=x"), None);

@@ -51,7 +51,8 @@ pub struct Pending {
     pub opened_tab: bool,
 }
 
-fn push_u64(out: &mut String, mut n: u64) {
+/// Appends `n` in decimal; `format!` costs more wasm.
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

@@ -4,9 +4,10 @@
 //! `dev-id` and `x-api-key` works with it, not only terra-connect-proxy.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::options::{SessionOptions, Target};
+use crate::options::{SessionOptions, Target, Verify};
 use crate::redirect::{self, Outcome};
 use crate::url;
+use terra_connect_protocol::body;
 
 /// A login session Terra created: the user id it reserved and the page to send the person to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +67,17 @@ pub fn connection_endpoint(proxy_url: &str, path: &str, user_id: &str, reference
     out
 }
 
+/// The verification request for `how`: `{proxy}/connection?user_id=…` (the proxy asks Terra)
+/// or the long poll `{proxy}/connection/webhook?wait_ms=MAX_WAIT_MS&user_id=…`.
+pub fn verification_endpoint(proxy_url: &str, how: Verify, user_id: &str, reference_id: Option<&str>) -> String {
+    let mut path = String::from("/connection");
+    if how == Verify::Webhook {
+        path.push_str("/webhook?wait_ms=");
+        crate::state::push_u64(&mut path, u64::from(terra_connect_protocol::MAX_WAIT_MS));
+    }
+    connection_endpoint(proxy_url, &path, user_id, reference_id)
+}
+
 /// Reads the proxy's answer to a verification: `Ok` only for a 2xx naming `user_id`;
 /// 404 is `not_verified`; other errors are `proxy_error`.
 pub fn interpret_connection(http_status: u16, user_id: &str, fields: Option<ResponseFields>) -> Result<()> {
@@ -94,11 +106,11 @@ pub fn request_body(options: &SessionOptions, state: Option<&str>) -> String {
         Target::Provider(_) => None,
     };
     let fields = [
-        ("providers", providers.as_deref()),
-        ("reference_id", options.reference_id.as_deref()),
-        ("auth_success_redirect_url", success.as_deref()),
-        ("auth_failure_redirect_url", failure.as_deref()),
-        ("language", options.language.as_deref()),
+        (body::PROVIDERS, providers.as_deref()),
+        (body::REFERENCE_ID, options.reference_id.as_deref()),
+        (body::SUCCESS_REDIRECT_URL, success.as_deref()),
+        (body::FAILURE_REDIRECT_URL, failure.as_deref()),
+        (body::LANGUAGE, options.language.as_deref()),
     ];
     let mut out = String::from("{");
     for (name, value) in fields {
@@ -255,6 +267,11 @@ mod tests {
             connection_endpoint("/p", "/connection/webhook?wait_ms=20000", "u", None),
             "/p/connection/webhook?wait_ms=20000&user_id=u"
         );
+        assert_eq!(
+            verification_endpoint("/p", Verify::Webhook, "u", Some("r")),
+            "/p/connection/webhook?wait_ms=25000&user_id=u&reference_id=r"
+        );
+        assert_eq!(verification_endpoint("/p", Verify::Proxy, "u", None), "/p/connection?user_id=u");
         let named = |id: &str| Some(ResponseFields { user_id: Some(id.into()), ..Default::default() });
         assert_eq!(interpret_connection(200, "u", named("u")), Ok(()));
         assert_eq!(interpret_connection(200, "u", named("v")).unwrap_err().code, ErrorCode::InvalidResponse);

@@ -215,11 +215,7 @@ impl Config {
             None => None,
             Some(v) => {
                 let list: Vec<String> = v.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
-                let well_formed = |r: &String| {
-                    r.len() <= 64
-                        && r.starts_with(|c: char| c.is_ascii_alphabetic())
-                        && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                };
+                let well_formed = |r: &String| terra_connect_protocol::is_provider_name(r);
                 if list.is_empty() || !list.iter().all(well_formed) {
                     return Err(err(
                         "TERRA_CONNECT_ALLOWED_RESOURCES",

@@ -9,17 +9,14 @@ use crate::error::ApiError;
 pub(crate) const MAX_BODY: usize = 16 * 1024;
 
 /// The body fields of `auth/authenticateUser` that are forwarded; every other field is dropped.
-pub(crate) const SESSION_FIELDS: [&str; 4] =
-    ["reference_id", "auth_success_redirect_url", "auth_failure_redirect_url", "language"];
+pub(crate) use terra_connect_protocol::body::SESSION_FIELDS;
 
 /// A provider name: 1 to 64 of `A-Z 0-9 _`, starting with a letter; lower case is upper-cased.
 pub(crate) fn resource(value: Option<&str>) -> Result<String, ApiError> {
     let value = value.ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_resource", "query parameter 'resource' is required")
     })?;
-    let ok = (1..=64).contains(&value.len())
-        && value.as_bytes()[0].is_ascii_alphabetic()
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let ok = terra_connect_protocol::is_provider_name(value);
     if !ok {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -72,7 +72,17 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
 }
 
 /// Step one, before the body is read: the header's form and its time window at `now`.
+#[cfg(test)]
 pub(crate) fn parse_header(header: Option<&str>, now: i64) -> Result<SignatureHeader, SignatureError> {
+    let parsed = parse_form(header)?;
+    if !parsed.is_fresh(now) {
+        return Err(SignatureError::Stale);
+    }
+    Ok(parsed)
+}
+
+/// The header's form alone (see [`SignatureHeader::is_fresh`] for its time window).
+pub(crate) fn parse_form(header: Option<&str>) -> Result<SignatureHeader, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     if header.len() > MAX_HEADER_LEN {
         return Err(SignatureError::Malformed);
@@ -101,10 +111,14 @@ pub(crate) fn parse_header(header: Option<&str>, now: i64) -> Result<SignatureHe
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if now.abs_diff(timestamp) > TOLERANCE_SECS {
-        return Err(SignatureError::Stale);
-    }
     Ok(SignatureHeader { timestamp, signatures })
+}
+
+impl SignatureHeader {
+    /// Whether the timestamp is within [`TOLERANCE_SECS`] of `now` (no overflow at any value).
+    pub(crate) fn is_fresh(&self, now: i64) -> bool {
+        now.abs_diff(self.timestamp) <= TOLERANCE_SECS
+    }
 }
 
 /// Step two: one HMAC over the raw `body`, compared in constant time with each `v1`.

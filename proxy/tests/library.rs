@@ -107,6 +107,9 @@ impl Store for Down {
     async fn release_delivery(&self, _: &str) -> Result<(), StoreError> {
         Err(StoreError("down".into()))
     }
+    async fn delivery_seen(&self, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError("down".into()))
+    }
     async fn record_auth(&self, _: &TerraUser, _: Duration) -> Result<(), StoreError> {
         Err(StoreError("down".into()))
     }

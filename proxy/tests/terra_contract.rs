@@ -103,6 +103,47 @@ async fn a_failed_delivery_is_processed_on_terras_retry_and_a_processed_one_is_a
 }
 
 #[tokio::test]
+async fn a_retry_past_the_signature_window_is_processed_only_when_the_first_attempt_arrived_in_time() {
+    // Terra retries with the first attempt's signature for about a day. The first attempt
+    // arrives just inside the 5-minute window and fails; its retry arrives past the window.
+    let terra = standin::start(Behaviour { forward_failures: 1, ..Behaviour::default() }).await;
+    let forward = format!("{}/forward", terra.origin);
+    let proxy = proxy(&terra.api_base(), &[("TERRA_CONNECT_WEBHOOK_FORWARD_URL", &forward)]);
+    let t = now() - 299;
+    let body = auth_event("late-retry-user", "r");
+    let signature = signature_header_at(t, &body);
+    let traced = [("X-Terra-Signature", signature.clone()), ("X-Terra-Trace-Id", "trace-late".to_owned())];
+    let (status, answer) = deliver(&proxy, &traced, &body).await;
+    assert_eq!((status, answer["code"].as_str()), (502, Some("forward_failed")), "in time, handling failed");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(now() - t > 300, "the retry is past the window");
+    assert_eq!(deliver(&proxy, &traced, &body).await, (200, json!({"status":"ok"})), "the retry is processed");
+    assert_eq!(deliver(&proxy, &traced, &body).await, (200, json!({"status":"duplicate"})), "then a duplicate");
+    assert_eq!(waited(&proxy, "late-retry-user", "r").await, 200);
+    // Without a trace id the signature is the key: the same holds.
+    let terra = standin::start(Behaviour { forward_failures: 1, ..Behaviour::default() }).await;
+    let forward = format!("{}/forward", terra.origin);
+    let proxy = self::proxy(&terra.api_base(), &[("TERRA_CONNECT_WEBHOOK_FORWARD_URL", &forward)]);
+    let body = auth_event("late-untraced-user", "r");
+    let signature = signature_header_at(now() - 299, &body);
+    let untraced = [("terra-signature", signature)];
+    assert_eq!(deliver(&proxy, &untraced, &body).await.0, 502);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(deliver(&proxy, &untraced, &body).await, (200, json!({"status":"ok"})));
+    // A stale delivery this proxy never saw is refused, even with a valid signature.
+    let body = auth_event("never-seen-user", "r");
+    let stale =
+        [("X-Terra-Signature", signature_header_at(now() - 301, &body)), ("X-Terra-Trace-Id", "trace-new".into())];
+    let (status, answer) = deliver(&proxy, &stale, &body).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("invalid_signature")));
+    assert_eq!(waited(&proxy, "never-seen-user", "r").await, 404);
+}
+
+fn signature_header_at(t: i64, body: &str) -> String {
+    signature_header(SECRET.as_bytes(), t, body.as_bytes())
+}
+
+#[tokio::test]
 async fn without_a_forward_url_the_binary_says_data_events_are_dropped() {
     let terra = standin::start(Behaviour::default()).await;
     let proxy = proxy(&terra.api_base(), &[]);

@@ -2,7 +2,7 @@
 //!
 //! Two paths, both keyed by state and both same-origin only: a `BroadcastChannel` message, and
 //! a `localStorage` entry (seen through the `storage` event, and by `connect()`'s poll). The
-//! listening is `js/driver.js`'s; reading what arrived is [`crate::web::flow::Flow`]'s. Neither
+//! listening is [`crate::web::wait`]'s; reading what arrived is [`crate::web::flow`]'s. Neither
 //! needs `window.opener`, so delivery survives `Cross-Origin-Opener-Policy` and a cleared opener.
 
 use wasm_bindgen::JsValue;

@@ -41,8 +41,12 @@ impl Tab {
         self.0.closed().unwrap_or(true)
     }
 
-    /// Closes the tab.
+    /// Closes the tab, in a task of its own ([`crate::web::later`]: the flow decides this while
+    /// it is being polled).
     pub fn close(&self) {
-        let _ = self.0.close();
+        let tab = self.0.clone();
+        crate::web::later(move || {
+            let _ = tab.close();
+        });
     }
 }

@@ -1,25 +1,32 @@
 // The npm package as users get it: `npm pack` of pkg/, installed as a tarball into each fixture
 // app (www/fixtures/), which has no wasm-specific configuration. Each runs the sandbox
-// connection end to end in headless Chromium: a plain page with an import map, Vite (build
-// and dev server), webpack 5 (default config). A strict TypeScript consumer must compile.
-import { test, before, after } from 'node:test';
+// connection end to end in each browser engine (engines.mjs: headless Chromium and Firefox):
+// a plain page with an import map, Vite (build and dev server), webpack 5 (default config).
+// A strict TypeScript consumer must compile.
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, startProxy, launchBrowser } from './harness.mjs';
+import { ROOT, startProxy, ENGINES } from './harness.mjs';
 
 const BIN = path.join(ROOT, 'www/node_modules/.bin');
 const WORK = path.join(ROOT, 'target/fixtures');
 let tarball;
-let browser;
 
 function run(command, args, cwd) {
   return execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 }
 
-/** A fresh copy of fixture `name` with the shared app and the packed package installed. */
+/** A fresh copy of fixture `name` with the shared app and the packed package installed
+ *  (once per run: the engines share it). */
+const prepared = new Map();
 function prepare(name) {
+  if (!prepared.has(name)) prepared.set(name, freshCopy(name));
+  return prepared.get(name);
+}
+
+function freshCopy(name) {
   const dir = path.join(WORK, name);
   rmSync(dir, { recursive: true, force: true });
   cpSync(path.join(ROOT, 'www/fixtures', name), dir, { recursive: true });
@@ -34,30 +41,23 @@ before(async () => {
   mkdirSync(path.join(WORK, 'npm'), { recursive: true });
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', path.join(WORK, 'npm')], path.join(ROOT, 'pkg')));
   tarball = path.join(WORK, 'npm', packed[0].filename);
-  browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-});
-
-/** Opens `url`, clicks Connect, allows in the sandbox tab; returns the connected user id. */
-async function connectThrough(url) {
+/** Opens `url` in `browser`, clicks Connect, allows in the sandbox tab; returns the connected user id. */
+async function connectThrough(browser, url) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const failures = [];
-  page.on('pageerror', (e) => failures.push(e.message));
+  page.onPageError((message) => failures.push(message));
   await page.goto(url);
-  await page.waitForSelector('#connect:not([disabled])', { timeout: 15000 }).catch(() => {
+  await page.waitFor('#connect:not([disabled])', { timeout: 15000 }).catch(() => {
     throw new Error(`the app did not start: ${failures.join('; ')}`);
   });
-  const popup = page.waitForEvent('popup');
-  await page.click('#connect');
-  const tab = await popup;
+  const tab = await page.clickForPopup('#connect');
   await tab.waitForURL(/\/consent\//);
   await tab.click('#allow');
-  await page.waitForSelector('#out[data-state="connected"]');
-  const userId = await page.getAttribute('#out', 'data-user-id');
+  await page.waitFor('#out[data-state="connected"]');
+  const userId = await page.attr('#out', 'data-user-id');
   await context.close();
   assert.match(userId, /^[0-9a-f-]{36}$/);
   assert.deepEqual(failures, []);
@@ -78,52 +78,73 @@ test('npm pack ships the wasm, the JS, the .d.ts and the README, and nothing els
   assert.equal(manifest.exports['.'].types, './index.d.ts');
 });
 
-/** Serves `dir` with the proxy (sandbox mode) and connects through its index.html. */
-async function serveAndConnect(dir) {
-  const proxy = await startProxy({ TERRA_CONNECT_WWW_DIR: dir });
-  try {
-    await connectThrough(`${proxy.url}/index.html`);
-  } finally {
-    await proxy.stop();
-  }
-}
+/** The fixtures whose build ran (once per run: the engines share the output). */
+const built = new Set();
 
-test('a plain <script type="module"> page, no bundler', async () => {
-  await serveAndConnect(prepare('plain'));
-});
+for (const engine of ENGINES) describe(engine.name, () => {
+  let browser;
 
-test('Vite: the output of vite build', async () => {
-  const dir = prepare('vite');
-  run(path.join(BIN, 'vite'), ['build', '--logLevel', 'warn'], dir);
-  await serveAndConnect(path.join(dir, 'dist'));
-});
-
-test('Vite: the dev server (pre-bundled dependencies)', async () => {
-  const dir = prepare('vite');
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const origin = `http://127.0.0.1:${port}`;
-  const proxy = await startProxy({ TERRA_CONNECT_CORS_ORIGINS: origin });
-  const vite = spawn(path.join(BIN, 'vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  before(async () => {
+    browser = await engine.launch();
   });
-  try {
-    await new Promise((resolve, reject) => {
-      let out = '';
-      vite.stdout.on('data', (d) => { out += d; if (out.includes(String(port))) resolve(); });
-      vite.on('exit', (code) => reject(new Error(`vite exited with ${code}: ${out}`)));
-    });
-    await connectThrough(`${origin}/?proxy=${encodeURIComponent(`${proxy.url}/api/terra`)}`);
-  } finally {
-    vite.kill('SIGTERM');
-    await proxy.stop();
-  }
-});
 
-test('webpack 5 with its default configuration', async () => {
-  const dir = prepare('webpack');
-  run(path.join(BIN, 'webpack'), [], dir);
-  await serveAndConnect(dir);
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** Serves `dir` with the proxy (sandbox mode) and connects through its index.html. */
+  async function serveAndConnect(dir) {
+    const proxy = await startProxy({ TERRA_CONNECT_WWW_DIR: dir });
+    try {
+      await connectThrough(browser, `${proxy.url}/index.html`);
+    } finally {
+      await proxy.stop();
+    }
+  }
+
+  test('a plain <script type="module"> page, no bundler', async () => {
+    await serveAndConnect(prepare('plain'));
+  });
+
+  test('Vite: the output of vite build', async () => {
+    const dir = prepare('vite');
+    if (!built.has('vite')) {
+      run(path.join(BIN, 'vite'), ['build', '--logLevel', 'warn'], dir);
+      built.add('vite');
+    }
+    await serveAndConnect(path.join(dir, 'dist'));
+  });
+
+  test('Vite: the dev server (pre-bundled dependencies)', async () => {
+    const dir = prepare('vite');
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const origin = `http://127.0.0.1:${port}`;
+    const proxy = await startProxy({ TERRA_CONNECT_CORS_ORIGINS: origin });
+    const vite = spawn(path.join(BIN, 'vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await new Promise((resolve, reject) => {
+        let out = '';
+        vite.stdout.on('data', (d) => { out += d; if (out.includes(String(port))) resolve(); });
+        vite.on('exit', (code) => reject(new Error(`vite exited with ${code}: ${out}`)));
+      });
+      await connectThrough(browser, `${origin}/?proxy=${encodeURIComponent(`${proxy.url}/api/terra`)}`);
+    } finally {
+      vite.kill('SIGTERM');
+      await proxy.stop();
+    }
+  });
+
+  test('webpack 5 with its default configuration', async () => {
+    const dir = prepare('webpack');
+    if (!built.has('webpack')) {
+      run(path.join(BIN, 'webpack'), [], dir);
+      built.add('webpack');
+    }
+    await serveAndConnect(dir);
+  });
 });
 
 test('TypeScript: a strict consumer compiles, and wrong usage does not', () => {

@@ -1,6 +1,7 @@
 // The e2e tests' app page. Query parameters choose connect()'s options:
 //   resource, proxy (proxyUrl), mode, fallback, timeoutMs, reject (rejectOnTabClose=true),
-//   auto=MS (call connect() from the page's own timer, with no user gesture).
+//   auto=MS (call connect() from the page's own timer, with no user gesture),
+//   double (each click on Connect calls connect() twice).
 // Every event lands in <ol id="log"> as <li data-kind data-code data-user-id data-flow>.
 import { connect } from '/pkg/index.js';
 
@@ -40,7 +41,10 @@ function start() {
   );
 }
 
-document.getElementById('connect').addEventListener('click', start);
+document.getElementById('connect').addEventListener('click', () => {
+  start();
+  if (q.has('double')) start();
+});
 document.getElementById('abort').addEventListener('click', () => controllers.at(-1)?.abort());
 document.getElementById('connect').disabled = false;
 if (q.has('auto')) setTimeout(start, Number(q.get('auto')));

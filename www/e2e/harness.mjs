@@ -1,10 +1,11 @@
-// Test harness: the real proxy binary (sandbox mode) serving www/ and pkg/, and Debian's
-// Chromium driven by playwright-core. Everything runs on 127.0.0.1.
+// Test harness: the real proxy binary (sandbox mode) serving www/ and pkg/, and the browser
+// engines of engines.mjs (Debian's Chromium and Firefox ESR). Everything runs on 127.0.0.1.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './engines.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PROXY_BIN = process.env.TERRA_CONNECT_PROXY_BIN ?? path.join(ROOT, 'target/release/terra-connect-proxy');
@@ -44,25 +45,18 @@ export async function startProxy(env = {}) {
   };
 }
 
-export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+export { ENGINES } from './engines.mjs';
 
-/** Launches Debian's Chromium. `popupBlocking: true` keeps Chromium's popup blocker on. */
-export async function launchBrowser({ popupBlocking = false } = {}) {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-    ignoreDefaultArgs: popupBlocking ? ['--disable-popup-blocking'] : [],
-  });
+/** Debian's Chromium as a plain playwright-core Browser (for www/bench/startup.mjs). */
+export function launchBrowser() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 
 /** Collects the `user_id`s of requests to `path` in `context` (what the redirect carried). */
 export function userIdsVisiting(context, path) {
   const ids = [];
-  context.on('request', (request) => {
-    const url = new URL(request.url());
+  context.onRequest((href) => {
+    const url = new URL(href);
     if (url.pathname === path && url.searchParams.has('user_id')) ids.push(url.searchParams.get('user_id'));
   });
   return ids;

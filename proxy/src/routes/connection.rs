@@ -18,7 +18,7 @@ fn not_found() -> ApiError {
 }
 
 /// The longest a `GET /connection/webhook` waits, in milliseconds.
-pub const MAX_WAIT_MS: u64 = 25_000;
+pub const MAX_WAIT_MS: u64 = terra_connect_protocol::MAX_WAIT_MS as u64;
 
 /// The user id and expected reference id of a connection request.
 async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String), ApiError> {

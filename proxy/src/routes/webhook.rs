@@ -71,7 +71,11 @@ pub(crate) async fn handle(State(state): State<Arc<WebhookState>>, request: Requ
 
 async fn receive(state: &WebhookState, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let header = webhook::parse_header(signature(&parts.headers), now()).map_err(unauthorized)?;
+    let header = webhook::parse_form(signature(&parts.headers)).map_err(unauthorized)?;
+    let trace = parts.headers.get("x-terra-trace-id").and_then(|v| v.to_str().ok()).and_then(trace_key);
+    if !header.is_fresh(now()) && !seen_in_time(state, trace.as_deref(), &header).await? {
+        return Err(unauthorized(webhook::SignatureError::Stale));
+    }
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > WEBHOOK_BODY_LIMIT as u64) {
         return Err(too_large());
@@ -93,10 +97,7 @@ async fn receive(state: &WebhookState, request: Request) -> Result<Response, Api
     };
     let matched = webhook::check_body(&state.secret, &header, &bytes).map_err(unauthorized)?;
     let event: Value = serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("the body is not JSON"))?;
-    let key = match parts.headers.get("x-terra-trace-id").and_then(|v| v.to_str().ok()) {
-        Some(trace) if !trace.is_empty() && trace.len() <= MAX_TRACE_ID => format!("trace:{trace}"),
-        _ => format!("sig:{}", hex::encode(matched)),
-    };
+    let key = trace.unwrap_or_else(|| signature_key(&matched));
     match state.store.claim_delivery(&key, store::CLAIM_LEASE).await.map_err(store_unavailable)? {
         Claim::AlreadyProcessed => return Ok(Json(json!({ "status": "duplicate" })).into_response()),
         Claim::InProgress => {
@@ -122,6 +123,36 @@ async fn receive(state: &WebhookState, request: Request) -> Result<Response, Api
             Err(error)
         }
     }
+}
+
+/// The de-duplication key of a delivery with a usable `X-Terra-Trace-Id`.
+fn trace_key(trace: &str) -> Option<String> {
+    (!trace.is_empty() && trace.len() <= MAX_TRACE_ID).then(|| format!("trace:{trace}"))
+}
+
+/// The de-duplication key of a delivery without a trace id: its matching signature.
+fn signature_key(signature: &[u8; 32]) -> String {
+    format!("sig:{}", hex::encode(signature))
+}
+
+/// Whether a delivery whose timestamp is past the window is a retry of one this proxy
+/// claimed in time: Terra re-sends a failed delivery with its first signature for about a
+/// day. Decided from the headers alone (the trace id, or else each `v1`), before the body.
+async fn seen_in_time(
+    state: &WebhookState,
+    trace: Option<&str>,
+    header: &webhook::SignatureHeader,
+) -> Result<bool, ApiError> {
+    let keys: Vec<String> = match trace {
+        Some(key) => vec![key.to_owned()],
+        None => header.signatures.iter().map(signature_key).collect(),
+    };
+    for key in keys {
+        if state.store.delivery_seen(&key).await.map_err(store_unavailable)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The handling of one claimed delivery: the proxy's own state, the forward, the callback.

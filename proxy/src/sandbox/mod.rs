@@ -323,7 +323,7 @@ async fn authenticate_user(
         }
     };
     let mut text = HashMap::new();
-    for field in ["reference_id", "auth_success_redirect_url", "auth_failure_redirect_url", "language"] {
+    for field in terra_connect_protocol::body::SESSION_FIELDS {
         match body.get(field) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => {

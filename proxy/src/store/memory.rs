@@ -15,7 +15,7 @@ use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
 
-use super::{Claim, RateDecision, Store, StoreError};
+use super::{Claim, RateDecision, Store, StoreError, PROCESSED_KEEP};
 use crate::webhook::TerraUser;
 
 /// How often expired entries and idle rate-limit keys are forgotten.
@@ -32,6 +32,8 @@ enum Delivery {
 #[derive(Default)]
 struct Inner {
     deliveries: Mutex<HashMap<String, Delivery>>,
+    /// Every delivery ever claimed, until the instant (see [`Store::delivery_seen`]).
+    seen: Mutex<HashMap<String, Instant>>,
     auth: Mutex<HashMap<String, (TerraUser, Instant)>>,
     revoked: Mutex<HashMap<String, Instant>>,
     arrived: Notify,
@@ -48,6 +50,7 @@ impl Inner {
         lock(&self.deliveries).retain(|_, d| match *d {
             Delivery::Claimed(until) | Delivery::Processed(until) => until > now,
         });
+        lock(&self.seen).retain(|_, until| *until > now);
         lock(&self.auth).retain(|_, (_, until)| *until > now);
         lock(&self.revoked).retain(|_, until| *until > now);
         for limiter in self.limiters.read().unwrap_or_else(|p| p.into_inner()).values() {
@@ -145,6 +148,8 @@ impl Store for MemoryStore {
             Some(Delivery::Claimed(until)) if *until > now => Ok(Claim::InProgress),
             _ => {
                 deliveries.insert(key.to_owned(), Delivery::Claimed(now + lease));
+                drop(deliveries);
+                lock(&self.inner.seen).insert(key.to_owned(), now + PROCESSED_KEEP);
                 Ok(Claim::Claimed)
             }
         }
@@ -161,6 +166,10 @@ impl Store for MemoryStore {
             deliveries.remove(key);
         }
         Ok(())
+    }
+
+    async fn delivery_seen(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.inner.seen).get(key).is_some_and(|until| *until > Instant::now()))
     }
 
     async fn record_auth(&self, user: &TerraUser, keep: Duration) -> Result<(), StoreError> {
@@ -234,6 +243,8 @@ mod tests {
         assert_eq!(store.claim_delivery("a", lease).await.unwrap(), Claim::AlreadyProcessed, "finished stays");
         assert_eq!(store.claim_delivery("b", Duration::ZERO).await.unwrap(), Claim::Claimed);
         assert_eq!(store.claim_delivery("b", lease).await.unwrap(), Claim::Claimed, "an expired lease is free");
+        assert!(store.delivery_seen("a").await.unwrap() && store.delivery_seen("b").await.unwrap());
+        assert!(!store.delivery_seen("never").await.unwrap());
     }
 
     #[tokio::test]

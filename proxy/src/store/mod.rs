@@ -75,6 +75,13 @@ pub trait Store: Send + Sync + 'static {
     /// Gives up the claim on `key` (its handling failed), so that Terra's retry processes it.
     async fn release_delivery(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Whether the delivery `key` was claimed before (processed, being processed, or released
+    /// after a failure) within the last [`PROCESSED_KEEP`]. Terra's retries carry the first
+    /// attempt's signature and timestamp for about a day, past the signature's 5-minute
+    /// window: a retry of a delivery this proxy saw in time is let through to the HMAC check,
+    /// a stale delivery it never saw is refused before its body is read.
+    async fn delivery_seen(&self, key: &str) -> Result<bool, StoreError>;
+
     /// Records a verified `auth` success for `user.user_id`, kept for `keep`, and wakes every
     /// [`Store::wait_for_auth`] on every instance. Ignored for a revoked user id.
     async fn record_auth(&self, user: &TerraUser, keep: Duration) -> Result<(), StoreError>;
