@@ -204,7 +204,7 @@ test('React (StrictMode, Vite dev server): popup mode, Allow: the button shows t
   await context.close();
 });
 
-test('React (StrictMode, Vite dev server): redirect mode, Allow then Deny, then a reload', { todo: 'issue 15 item 1 (phase 2)' }, async () => {
+test('React (StrictMode, Vite dev server): redirect mode, Allow then Deny, then a reload', async () => {
   const { context, page, errors } = await reactPage('?provider=WAHOO&mode=redirect');
   await page.click('button');
   await page.waitForURL(/\/consent\//);
@@ -258,7 +258,7 @@ function completeAgain(page, options) {
   }, options);
 }
 
-test('completeRedirect() again in the same page load: the same result; after a reload: state_mismatch', { todo: 'issue 15 item 1 (phase 2)' }, async () => {
+test('completeRedirect() again in the same page load: the same result; after a reload: state_mismatch', async () => {
   const { context, page } = await dxPage(opts({ mode: 'redirect', resource: 'COROS', referenceId: 'dx-1' }));
   await page.click('#connect');
   await page.waitForURL(/\/consent\//);
@@ -279,7 +279,7 @@ test('completeRedirect() again in the same page load: the same result; after a r
   await context.close();
 });
 
-test('completeRedirect() on the failure page returns outcome "failure", twice', { todo: 'issue 15 item 1 (phase 2)' }, async () => {
+test('completeRedirect() on the failure page returns outcome "failure", twice', async () => {
   const { context, page } = await dxPage(opts({ mode: 'redirect', resource: 'SUUNTO' }));
   await page.click('#connect');
   await page.waitForURL(/\/consent\//);
@@ -307,7 +307,7 @@ test('completeRedirect() that threw throws the same error when called again', as
 // ---- verify that cannot succeed fails at once ----
 
 for (const verify of [true, 'webhook']) {
-  test(`verify: ${JSON.stringify(verify)} with the binary and no referenceId rejects at once, saying what is missing`, { todo: 'issue 15 item 3 (phase 2)' }, async () => {
+  test(`verify: ${JSON.stringify(verify)} with the binary and no referenceId rejects at once, saying what is missing`, async () => {
     const { context, page } = await dxPage(opts({ verify, timeoutMs: 600_000, resource: 'OURA' }));
     const popup = page.waitForEvent('popup');
     await page.click('#connect');
@@ -339,7 +339,7 @@ test('the binary without a webhook secret answers /connection/webhook with 503 w
 
 // ---- errors that name the values ----
 
-test('network names the URL it tried; proxy_error names the URL and the status', { todo: 'issue 15 item 4 (phase 2)' }, async () => {
+test('network names the URL it tried; proxy_error names the URL and the status', async () => {
   const faults = await startFaultProxy();
   try {
     let { context, page } = await dxPage(opts({ proxyUrl: `${faults.url}/terra-400` }));
@@ -365,7 +365,7 @@ test('network names the URL it tried; proxy_error names the URL and the status',
   }
 });
 
-test('an origin mismatch names both origins', { todo: 'issue 15 item 4 (phase 2)' }, async () => {
+test('an origin mismatch names both origins', async () => {
   const other = proxy.url.replace('127.0.0.1', 'localhost');
   const { context, page } = await dxPage(opts({ successUrl: `${other}/done.html` }));
   await page.click('#connect');
@@ -376,7 +376,7 @@ test('an origin mismatch names both origins', { todo: 'issue 15 item 4 (phase 2)
   await context.close();
 });
 
-test('a refused provider names the allowed ones', { todo: 'issue 15 item 4 (phase 2)' }, async () => {
+test('a refused provider names the allowed ones', async () => {
   const narrow = await startProxy({ TERRA_CONNECT_ALLOWED_RESOURCES: 'OURA,POLAR' });
   try {
     const { context, page } = await dxPage(opts({ resource: 'FITBIT' }), narrow);
@@ -395,7 +395,7 @@ test('a refused provider names the allowed ones', { todo: 'issue 15 item 4 (phas
 
 // ---- the development entry warns about unknown options; the production entry does not ----
 
-test('the development entry warns about an unknown option with a "did you mean"; the production entry stays silent', { todo: 'issue 15 item 5 (phase 2)' }, async () => {
+test('the development entry warns about an unknown option with a "did you mean"; the production entry stays silent', async () => {
   const call = (page) => page.evaluate(async () => {
     const signal = AbortSignal.abort();
     const options = { proxyUrl: '/api/terra', resource: 'FITBIT', successUrl: `${location.origin}/done.html`, failureUrl: `${location.origin}/failed.html`, timeout: 5, signal };
@@ -410,6 +410,29 @@ test('the development entry warns about an unknown option with a "did you mean";
   assert.match(warnings[0], /did you mean "timeoutMs"/);
   await context.close();
 
+  // Every option the declarations name is known to the check (they cannot drift apart).
+  const declarations = readFileSync(path.join(ROOT, 'pkg/terra_connect.d.ts'), 'utf8');
+  const declared = (name) => {
+    const body = declarations.slice(declarations.indexOf(`export interface ${name} `));
+    return [...body.slice(body.indexOf('{') + 1, body.indexOf('\n}')).matchAll(/^\s+(\w+)\??:/gm)].map((m) => m[1]);
+  };
+  const keys = {
+    createSession: declared('SessionOptions'),
+    connect: [...declared('SessionOptions'), ...declared('ConnectCommon'), 'providers'],
+    completeRedirect: declared('CompleteOptions'),
+  };
+  assert.ok(keys.connect.includes('timeoutMs') && keys.completeRedirect.includes('closeTab'), JSON.stringify(keys));
+  ({ context, page } = await dxPage('?entry=dev'));
+  warnings = await page.evaluate(async (keys) => {
+    const every = (names) => Object.fromEntries(names.map((k) => [k, k === 'signal' ? AbortSignal.abort() : undefined]));
+    await window.tc.createSession(every(keys.createSession)).catch(() => {});
+    await window.tc.connect(every(keys.connect)).catch(() => {});
+    try { window.tc.completeRedirect(every(keys.completeRedirect)); } catch {}
+    return window.warnings;
+  }, keys);
+  assert.deepEqual(warnings, []);
+  await context.close();
+
   ({ context, page } = await dxPage());
   ({ code, warnings } = await call(page));
   assert.equal(code, 'aborted');
@@ -419,7 +442,7 @@ test('the development entry warns about an unknown option with a "did you mean";
 
 // ---- types that carry what is known (item 7): the strict fixture's cases, read by tsc's own API ----
 
-test('types: provider names autocomplete; a call with neither resource nor providers is an error naming resource', { todo: 'issue 15 item 7 (phase 2)' }, async () => {
+test('types: provider names autocomplete; a call with neither resource nor providers is an error naming resource', async () => {
   const { default: ts } = await import(path.join(WWW_MODULES, 'typescript/lib/typescript.js'));
   const dir = install(path.join(ROOT, 'www/fixtures/typescript'), 'typescript');
   const file = path.join(dir, 'consumer.ts');
@@ -455,4 +478,14 @@ test('types: provider names autocomplete; a call with neither resource nor provi
   const errors = service.getSemanticDiagnostics(file).filter((d) => ts.getLineAndCharacterOfPosition(d.file, d.start).line === line + 1);
   assert.equal(errors.length, 1, 'one error on the line after the marker');
   assert.match(ts.flattenDiagnosticMessageText(errors[0].messageText, '\n'), /'resource' is missing/);
+});
+
+test('the package ships js/README.md (for app developers) as its README', () => {
+  const listed = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], path.join(ROOT, 'pkg')))[0].files.map((f) => f.path);
+  assert.ok(listed.includes('README.md'));
+  assert.equal(readFileSync(path.join(ROOT, 'pkg/README.md'), 'utf8'), PKG_README);
+  for (const section of ['## The proxy', '## Local development', '## React', '## API', '## Error codes', '## Troubleshooting', '## The sandbox']) {
+    assert.ok(PKG_README.includes(`\n${section}\n`), section);
+  }
+  assert.match(PKG_README, /outcome: "failure"/);
 });

@@ -33,7 +33,7 @@ async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String),
         None => param("reference_id").ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "reference_id_required",
+                terra_connect_protocol::code::REFERENCE_ID_REQUIRED,
                 "this proxy has no reference-id hook, so it matches a user by the reference_id the browser sends, \
                  and this request has none: pass referenceId to connect(), or mount the proxy with a reference-id hook",
             )
