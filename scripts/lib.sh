@@ -79,6 +79,11 @@ ensure_chromium() {
   export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 }
 
+# Debian's redis-server, for the Redis store's tests (they start their own on a free port).
+ensure_redis() {
+  ensure_debian_commands redis-server redis-server
+}
+
 # Debian's Firefox ESR, the second browser engine of the browser tests (puppeteer-core drives
 # it for the e2e cases; it never downloads a browser of its own).
 ensure_firefox() {

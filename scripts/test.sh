@@ -8,6 +8,7 @@ ensure_npm_packages
 ensure_chromium
 ensure_firefox
 ensure_geckodriver
+ensure_redis
 ensure_test_tools
 
 say "native tests (cargo test --workspace)"

@@ -98,7 +98,8 @@ export interface SessionOptions {
 }
 
 /** Options of {@link connect}: the session's, with both redirect URLs on the page's origin,
- *  and either one `resource` or the `providers` Terra's widget offers. */
+ *  and either one `resource` or the `providers` Terra's widget offers (`[]`: the providers
+ *  enabled on the account's Terra dashboard). */
 export type ConnectOptions = ConnectCommon &
   ({ providers: TerraProvider[]; resource?: undefined } | { resource: TerraProvider; providers?: undefined });
 

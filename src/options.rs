@@ -10,7 +10,8 @@ pub struct RawOptions {
     pub proxy_url: Option<String>,
     /// `resource`: the provider, e.g. `FITBIT`.
     pub resource: Option<String>,
-    /// `providers`: the providers Terra's widget offers (instead of `resource`).
+    /// `providers`: the providers Terra's widget offers (instead of `resource`); empty: the
+    /// providers enabled on the account's Terra dashboard.
     pub providers: Option<Vec<String>>,
     /// `referenceId`: the app's own id for its user.
     pub reference_id: Option<String>,
@@ -27,7 +28,8 @@ pub struct RawOptions {
 pub enum Target {
     /// One provider in Terra's upper-case spelling (`authenticateUser`).
     Provider(String),
-    /// Terra's widget, offering these providers (`widget/session`).
+    /// Terra's widget, offering these providers (`widget/session`); none: the providers
+    /// enabled on the account's Terra dashboard (Terra's default when `providers` is absent).
     Widget(Vec<String>),
 }
 
@@ -46,6 +48,16 @@ impl Target {
                 }
                 out
             }
+        }
+    }
+}
+
+impl Target {
+    /// What the pending record names: the provider(s), or `*` for the dashboard's providers.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Widget(list) if list.is_empty() => "*".to_owned(),
+            _ => self.joined(),
         }
     }
 }
@@ -217,8 +229,11 @@ fn target(resource_option: Option<String>, providers: Option<Vec<String>>) -> Re
         }
         (resource_option, None) => resource(resource_option).map(Target::Provider),
         (None, Some(list)) => {
-            if list.is_empty() || list.len() > 64 {
-                return Err(Error::invalid("providers", "must list 1 to 64 provider names"));
+            if list.len() > 64 {
+                return Err(Error::invalid(
+                    "providers",
+                    "must list at most 64 provider names ([] for the dashboard's)",
+                ));
             }
             let checked: Result<Vec<String>> = list.into_iter().map(|p| resource(Some(p))).collect();
             checked.map(Target::Widget).map_err(|_| {
@@ -344,7 +359,11 @@ mod tests {
         assert_eq!(o.target, Target::Widget(vec!["GARMIN".into(), "OURA".into()]));
         assert_eq!(o.target.joined(), "GARMIN,OURA");
         assert!(err(RawOptions { providers: Some(vec!["OURA".into()]), ..base() }).starts_with("resource"));
-        assert!(err(RawOptions { resource: None, providers: Some(vec![]), ..base() }).starts_with("providers"));
+        // No providers named: Terra's widget offers the dashboard's.
+        let dashboard = RawOptions { resource: None, providers: Some(vec![]), ..base() }.validate().unwrap();
+        assert_eq!(dashboard.target, Target::Widget(vec![]));
+        let too_many = (0..65).map(|i| format!("P{i}")).collect();
+        assert!(err(RawOptions { resource: None, providers: Some(too_many), ..base() }).starts_with("providers"));
         assert!(err(RawOptions { resource: None, providers: Some(vec!["O URA".into()]), ..base() })
             .starts_with("providers"));
     }

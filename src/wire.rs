@@ -111,6 +111,8 @@ pub fn request_body(options: &SessionOptions, state: Option<&str>) -> String {
     let success = options.success_url.as_deref().map(|u| marked(u, Outcome::Success));
     let failure = options.failure_url.as_deref().map(|u| marked(u, Outcome::Failure));
     let providers = match &options.target {
+        // No providers named: the field is left out, and Terra offers the dashboard's.
+        Target::Widget(list) if list.is_empty() => None,
         Target::Widget(_) => Some(options.target.joined()),
         Target::Provider(_) => None,
     };
@@ -234,6 +236,9 @@ mod tests {
         });
         assert_eq!(endpoint(&widget), "/api/terra/widget/session");
         assert_eq!(request_body(&widget, None), r#"{"providers":"GARMIN,OURA"}"#);
+        let dashboard = options(RawOptions { resource: None, providers: Some(vec![]), ..Default::default() });
+        assert_eq!(endpoint(&dashboard), "/api/terra/widget/session");
+        assert_eq!(request_body(&dashboard, None), "{}", "no providers field: Terra offers the dashboard's");
     }
 
     #[test]

@@ -67,6 +67,12 @@ pub async fn app(config: &Config, listening: SocketAddr) -> Result<(Router, Mode
             builder = builder.webhook_forward(url.clone());
         }
     }
+    match &config.redis_url {
+        Some(url) => builder = builder.store(open_redis(url, &config.redis_prefix).await?),
+        None => tracing::info!(
+            "shared state in this process's memory (one instance); set TERRA_CONNECT_REDIS_URL to run several"
+        ),
+    }
     let store: Arc<dyn Store> = builder.shared_store();
     let mode = if sandbox { "sandbox" } else { "terra" };
     let health = move || {
@@ -76,7 +82,7 @@ pub async fn app(config: &Config, listening: SocketAddr) -> Result<(Router, Mode
                 Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok", "mode": mode }))).into_response(),
                 Err(e) => {
                     tracing::error!(error = %e, "healthz: the store did not answer");
-                    let body = serde_json::json!({ "status": "error", "code": "store_unavailable", "mode": mode });
+                    let body = serde_json::json!({ "status": "degraded", "store": "unreachable", "mode": mode });
                     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
                 }
             }
@@ -85,6 +91,28 @@ pub async fn app(config: &Config, listening: SocketAddr) -> Result<(Router, Mode
     let app = static_files(config, Router::new().route("/healthz", get(health)))?;
     let app = app.layer(middleware::from_fn(log_request)).nest(API_PREFIX, builder.build());
     Ok((app, Mode { sandbox_api_base, webhooks }))
+}
+
+/// The Redis store of `TERRA_CONNECT_REDIS_URL`. Start-up does not wait for Redis: while it
+/// does not answer, the routes that need it answer 503 and `/healthz` says degraded.
+#[cfg(feature = "redis")]
+async fn open_redis(url: &crate::cli::Secret, prefix: &str) -> Result<Arc<dyn Store>, String> {
+    use terra_connect_proxy::store::redis::{RedisConfig, RedisStore};
+    let store = RedisStore::open(RedisConfig::new(url.0.clone()).prefix(prefix))
+        .map_err(|e| format!("TERRA_CONNECT_REDIS_URL: {e}"))?;
+    match store.ready(std::time::Duration::from_secs(2)).await {
+        Ok(()) => tracing::info!(prefix, "shared state in Redis"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "Redis does not answer yet: webhooks and confirmations answer 503 until it does"
+        ),
+    }
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn open_redis(_: &crate::cli::Secret, _: &str) -> Result<Arc<dyn Store>, String> {
+    Err("TERRA_CONNECT_REDIS_URL needs the `redis` feature".into())
 }
 
 #[cfg(feature = "sandbox")]

@@ -54,6 +54,12 @@ pub struct Args {
     /// Where every verified webhook event is forwarded unchanged; unset: data events are logged and dropped
     #[arg(long, env = "TERRA_CONNECT_WEBHOOK_FORWARD_URL", value_name = "URL")]
     pub webhook_forward_url: Option<String>,
+    /// Redis URL (redis://host:port/db) of the state several instances share; unset: this process's memory
+    #[arg(long, env = "TERRA_CONNECT_REDIS_URL", hide_env_values = true, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Put before every Redis key and channel, so several deployments can share one Redis
+    #[arg(long, env = "TERRA_CONNECT_REDIS_PREFIX", value_name = "PREFIX", default_value = "terra-connect:")]
+    pub redis_prefix: Option<String>,
     /// Widget API: current, or legacy ({base}/auth/generateWidgetSession, deprecated by Terra)
     #[arg(long, env = "TERRA_CONNECT_WIDGET_API", value_name = "API", default_value = "current")]
     pub widget_api: Option<String>,
@@ -116,6 +122,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub webhook_secret: Option<Secret>,
     pub webhook_forward_url: Option<String>,
+    /// The Redis URL (it may hold a password).
+    pub redis_url: Option<Secret>,
+    pub redis_prefix: String,
     pub widget_legacy: bool,
     pub widget_url: Option<String>,
     pub max_connections: usize,
@@ -258,6 +267,20 @@ impl Config {
         if let Some(url) = &webhook_forward_url {
             http_url("TERRA_CONNECT_WEBHOOK_FORWARD_URL", url)?;
         }
+        let redis_url = text(&args.redis_url);
+        if let Some(url) = &redis_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host().is_some() => {}
+                _ => return Err(err("TERRA_CONNECT_REDIS_URL", "must be a URL such as redis://127.0.0.1:6379/0")),
+            }
+            if !cfg!(feature = "redis") {
+                return Err(err("TERRA_CONNECT_REDIS_URL", "this build has no Redis store (cargo feature `redis`)"));
+            }
+        }
+        let redis_prefix = text(&args.redis_prefix).unwrap_or_else(|| "terra-connect:".into());
+        if redis_prefix.len() > 200 || redis_prefix.chars().any(char::is_whitespace) {
+            return Err(err("TERRA_CONNECT_REDIS_PREFIX", "must be at most 200 characters, without spaces"));
+        }
         let ms = |variable, value: &Option<String>, default: u64| {
             number(variable, value, default, 1..=600_000, "must be milliseconds from 1 to 600000")
                 .map(Duration::from_millis)
@@ -277,6 +300,8 @@ impl Config {
             trusted_proxies,
             webhook_secret: text(&args.webhook_secret).map(Secret),
             webhook_forward_url,
+            redis_url: redis_url.map(Secret),
+            redis_prefix,
             widget_legacy,
             widget_url,
             max_connections: number(
@@ -345,8 +370,13 @@ mod tests {
             "10.0.0.0/8, 192.0.2.1,2001:db8::/32",
             "--webhook-forward-url",
             "https://internal.example/terra",
+            "--redis-url",
+            "redis://:redis-password@127.0.0.1:6390/2",
         ])
         .unwrap();
+        assert_eq!(c.redis_url.as_ref().map(|u| u.0.as_str()), Some("redis://:redis-password@127.0.0.1:6390/2"));
+        assert_eq!(c.redis_prefix, "terra-connect:");
+        assert!(!format!("{c:?}").contains("redis-password"));
         assert_eq!(c.api_base, "https://api.tryterra.co/v2");
         assert_eq!(c.cors_origins, ["https://app.example", "http://127.0.0.1:8000"]);
         assert_eq!(c.upstream_timeout, Duration::from_millis(2500));
@@ -357,7 +387,7 @@ mod tests {
 
     #[test]
     fn names_the_bad_variable() {
-        let cases: [(&[&str], &str); 19] = [
+        let cases: [(&[&str], &str); 21] = [
             (&["--dev-id", "dev"], "TERRA_API_KEY"),
             (&["--api-key", "k"], "TERRA_DEV_ID"),
             (&["--api-base", "ftp://x"], "TERRA_API_BASE"),
@@ -377,6 +407,8 @@ mod tests {
             (&["--webhook-forward-url", "nowhere"], "TERRA_CONNECT_WEBHOOK_FORWARD_URL"),
             (&["--max-connections", "0"], "TERRA_CONNECT_MAX_CONNECTIONS"),
             (&["--idle-timeout-ms", "x"], "TERRA_CONNECT_IDLE_TIMEOUT_MS"),
+            (&["--redis-url", "http://127.0.0.1:6379"], "TERRA_CONNECT_REDIS_URL"),
+            (&["--redis-prefix", "two words"], "TERRA_CONNECT_REDIS_PREFIX"),
         ];
         for (flags, variable) in cases {
             assert_eq!(config(flags).unwrap_err().variable, variable, "{flags:?}");

@@ -68,6 +68,8 @@ pub use crate::error::ApiError;
 use crate::resources::Resources;
 pub use crate::routes::webhook::WEBHOOK_BODY_LIMIT;
 pub use crate::store::memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use crate::store::redis::{RedisConfig, RedisStore};
 pub use crate::store::{Store, StoreError};
 use crate::terra::TerraClient;
 pub use crate::terra::WidgetApi;
@@ -162,6 +164,26 @@ impl ProxyBuilder {
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self
+    }
+
+    /// Shares the state with every instance configured with the same Redis and prefix (see
+    /// [`store::redis`]): processed deliveries, `auth` events and their long polls,
+    /// revocations and the rate limit then hold across instances behind a load balancer.
+    /// Nothing is sent yet (the store connects, and reconnects, by itself); fails only on a
+    /// URL that does not parse or outside a Tokio runtime.
+    ///
+    /// ```no_run
+    /// # use terra_connect_proxy::{Credentials, ProxyBuilder, RedisConfig};
+    /// # async fn run() -> Result<(), terra_connect_proxy::StoreError> {
+    /// let router = ProxyBuilder::new("https://access.tryterra.co/api/v2",
+    ///         Credentials { dev_id: "id".into(), api_key: "key".into() })
+    ///     .redis(RedisConfig::new("redis://redis.internal:6379/0").prefix("my-app:"))?
+    ///     .build();
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis(self, config: RedisConfig) -> Result<Self, StoreError> {
+        Ok(self.store(Arc::new(store::redis::RedisStore::open(config)?)))
     }
 
     /// Which widget-session API `POST /widget/session` calls (default [`WidgetApi::Current`]:

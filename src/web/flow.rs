@@ -105,7 +105,7 @@ fn start(
     let now = js_sys::Date::now() as u64;
     sweep_expired(now);
     let pending = Pending {
-        resource: session.target.joined(),
+        resource: session.target.label(),
         reference_id: session.reference_id.clone(),
         started_ms: now,
         expires_ms: now + u64::from(options.timeout_ms),

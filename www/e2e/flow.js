@@ -23,7 +23,9 @@ function start() {
   controllers.push(controller);
   const options = {
     proxyUrl: q.get('proxy') ?? '/api/terra',
-    ...(q.has('providers') ? { providers: q.get('providers').split(',') } : { resource: q.get('resource') ?? 'FITBIT' }),
+    ...(q.has('providers')
+      ? { providers: q.get('providers') ? q.get('providers').split(',') : [] }
+      : { resource: q.get('resource') ?? 'FITBIT' }),
     referenceId: `flow-${flow}`,
     successUrl: new URL('/done.html', location.href).href,
     failureUrl: new URL('/failed.html', location.href).href,

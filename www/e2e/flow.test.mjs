@@ -372,6 +372,19 @@ for (const engine of ENGINES) describe(engine.name, () => {
     await context.close();
   });
 
+  test('widget: connect({ providers: [] }) lets Terra offer the dashboard\'s providers (none sent)', async () => {
+    const { context, page } = await flowPage(proxy, '?providers=');
+    const tab = await clickConnect(page, /\/widget\//);
+    const offered = (await tab.datasets('button[data-provider]')).map((d) => d.provider);
+    assert.ok(offered.length > 3 && offered.includes('GARMIN') && offered.includes('OURA'), `${offered}`);
+    await tab.click('button[data-provider="OURA"]');
+    await tab.waitForURL(/\/consent\//);
+    await tab.click('#allow');
+    const result = await entry(page, 'result');
+    assert.deepEqual({ outcome: result.outcome, resource: result.resource }, { outcome: 'success', resource: 'OURA' });
+    await context.close();
+  });
+
   test('verify: "webhook": connect() resolves once the proxy received the sandbox\'s signed auth event', async () => {
     const { context, page } = await flowPage(proxy, '?verify=webhook&resource=WAHOO');
     const tab = await clickConnect(page);

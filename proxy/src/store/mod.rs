@@ -17,6 +17,9 @@ pub mod memory;
 
 use crate::webhook::TerraUser;
 
+#[cfg(feature = "redis")]
+pub mod redis;
+
 /// How long a processed delivery is remembered: longer than Terra retries (about 24 h).
 pub const PROCESSED_KEEP: Duration = Duration::from_secs(48 * 60 * 60);
 /// How long a delivery may stay claimed while its handler runs before a retry may claim it.
