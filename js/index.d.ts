@@ -10,6 +10,7 @@ export {
   RedirectResult,
   ConnectResult,
   TerraConnectErrorCode,
+  TerraProvider,
 } from './terra_connect.js';
 import type { TerraConnectErrorCode, RedirectResult } from './terra_connect.js';
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds pkg/, the npm package `terra-connect`: the optimised wasm, wasm-bindgen's ES module
 # glue (--target web), a small entry (index.js) that instantiates the module before it
-# exports anything, exact TypeScript types, package.json and the README.
+# exports anything, exact TypeScript types, package.json and the README for app developers
+# (js/README.md; the repository's README.md is for contributors).
 source "$(dirname "$0")/lib.sh"
 ensure_rust_tools
 ensure_nightly
@@ -44,7 +45,8 @@ src = open("js/index.dev.js").read().replace("__ERROR_MODULE__", "./" + sys.argv
 open("pkg/index.dev.js", "w").write(src)
 PY
 cp js/index.d.ts pkg/index.d.ts
-cp README.md LICENSE pkg/
+cp js/README.md pkg/README.md
+cp LICENSE pkg/
 rm -f pkg/.gitignore
 python3 - "$version" <<'PY'
 import json, sys

@@ -31,11 +31,15 @@ pub enum ErrorCode {
     /// `connect()`: `localStorage` refused the pending record (disabled, full, or a private
     /// mode), so no result could ever be accepted. Nothing was sent; the tab was closed.
     StorageUnavailable,
+    /// `verify`: the proxy said it cannot confirm any user for this request (no `referenceId`
+    /// and no reference-id hook, or no webhook secret for `"webhook"`); the message says what
+    /// is missing.
+    VerifyUnavailable,
 }
 
 impl ErrorCode {
     /// Every code, in README's order (the TypeScript union `TerraConnectErrorCode` lists the same).
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidArgument,
         ErrorCode::Network,
         ErrorCode::ProxyError,
@@ -48,6 +52,7 @@ impl ErrorCode {
         ErrorCode::StateMismatch,
         ErrorCode::NotVerified,
         ErrorCode::StorageUnavailable,
+        ErrorCode::VerifyUnavailable,
     ];
 
     /// The stable string form, e.g. `"invalid_argument"`.
@@ -65,6 +70,7 @@ impl ErrorCode {
             ErrorCode::StateMismatch => "state_mismatch",
             ErrorCode::NotVerified => "not_verified",
             ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::VerifyUnavailable => "verify_unavailable",
         }
     }
 }
@@ -122,6 +128,7 @@ mod tests {
             (ErrorCode::StateMismatch, "state_mismatch"),
             (ErrorCode::NotVerified, "not_verified"),
             (ErrorCode::StorageUnavailable, "storage_unavailable"),
+            (ErrorCode::VerifyUnavailable, "verify_unavailable"),
         ];
         for (code, text) in all {
             assert_eq!(code.as_str(), text);

@@ -68,14 +68,22 @@ export type TerraConnectErrorCode =
   | "auth_failed"
   | "state_mismatch"
   | "not_verified"
-  | "storage_unavailable";
+  | "storage_unavailable"
+  | "verify_unavailable";
+
+/** A Terra provider name. Terra's names autocomplete; any other string is accepted too (Terra
+ *  adds providers, and the proxy checks the name against the account's list). */
+export type TerraProvider =
+  | "FITBIT" | "GARMIN" | "OURA" | "WITHINGS" | "POLAR" | "SUUNTO" | "COROS" | "WAHOO"
+  | "PELOTON" | "EIGHTSLEEP" | "DEXCOM" | "FREESTYLELIBRE" | "GOOGLE" | "GOOGLE_HEALTH"
+  | "STRAVA" | (string & {});
 
 /** Options of {@link createSession}. */
 export interface SessionOptions {
   /** Where the proxy is mounted: an absolute http(s) URL or a path such as "/api/terra". */
   proxyUrl: string;
   /** Terra's provider name, e.g. "FITBIT", "GARMIN", "OURA" (upper-cased for you). */
-  resource: string;
+  resource: TerraProvider;
   /** The app's own id for its user; Terra sends it back. */
   referenceId?: string;
   /** Absolute https URL (http only on localhost) Terra sends the person to on success. */
@@ -93,7 +101,7 @@ export interface SessionOptions {
  *  and either one `resource` or the `providers` Terra's widget offers (`[]`: the providers
  *  enabled on the account's Terra dashboard). */
 export type ConnectOptions = ConnectCommon &
-  ({ resource: string; providers?: undefined } | { providers: string[]; resource?: undefined });
+  ({ providers: TerraProvider[]; resource?: undefined } | { resource: TerraProvider; providers?: undefined });
 
 /** The options {@link connect} takes whatever it connects. */
 export interface ConnectCommon extends Omit<SessionOptions, "resource"> {
@@ -151,6 +159,8 @@ export interface RedirectResult {
 /** A finished connection, as connect() resolves with it. */
 export interface ConnectResult extends RedirectResult {
   outcome: "success";
+  /** Terra's id for the user: always there (a success redirect without one rejects). */
+  userId: string;
   /** true when `verify: true` and the proxy confirmed the user id. */
   verified?: true;
 }
@@ -209,7 +219,7 @@ pub fn complete_redirect(options: Option<JsCompleteOptions>) -> core::result::Re
     let (href, close_tab) = read_complete(options.as_ref()).map_err(to_js_error)?;
     let is_current = href.is_none();
     let href = href.unwrap_or_else(current_href);
-    complete::complete(&href, is_current, close_tab).map(|r| redirect_to_js(&r, None)).map_err(to_js_error)
+    complete::complete_once_per_page(href, is_current, close_tab)
 }
 
 fn current_href() -> String {
@@ -268,7 +278,10 @@ mod typescript_agrees {
         // ConnectOptions = ConnectCommon (SessionOptions without resource, and its own) & one of
         // `resource` or `providers`.
         assert!(TS_TYPES.contains("export interface ConnectCommon extends Omit<SessionOptions, \"resource\">"));
-        assert!(TS_TYPES.contains("{ providers: string[]; resource?: undefined }"));
+        // `resource` is the union's last member, so that tsc's error for neither names it.
+        assert!(TS_TYPES.contains(
+            "({ providers: TerraProvider[]; resource?: undefined } | { resource: TerraProvider; providers?: undefined })"
+        ));
         let mut connect = declared("ConnectCommon");
         connect.extend(declared("SessionOptions"));
         connect.insert("providers".into());

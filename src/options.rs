@@ -176,8 +176,15 @@ pub fn require_same_origin_redirects(options: &SessionOptions, page_origin: &str
         let Some(value) = value else {
             return Err(Error::invalid(name, "is required by connect(): the result comes back through it"));
         };
-        if url::origin_of(value).as_deref() != Some(page_origin) {
-            return Err(Error::invalid(name, "must be on this page's origin, so that the result can reach connect()"));
+        let origin = url::origin_of(value);
+        if origin.as_deref() != Some(page_origin) {
+            // Both origins named: `localhost` and `127.0.0.1` look alike and are not the same.
+            let mut problem = String::from("is on ");
+            problem.push_str(origin.as_deref().unwrap_or("no origin"));
+            problem.push_str(", not on this page's origin ");
+            problem.push_str(page_origin);
+            problem.push_str(" (the result comes back through it)");
+            return Err(Error::invalid(name, &problem));
         }
     }
     Ok(())
@@ -448,7 +455,11 @@ mod tests {
         let e =
             require_same_origin_redirects(&with("http://127.0.0.1:9999/done.html", "http://127.0.0.1:8787/f"), origin)
                 .unwrap_err();
-        assert!(e.message.starts_with("successUrl"));
+        assert_eq!(
+            e.message,
+            "successUrl is on http://127.0.0.1:9999, not on this page's origin http://127.0.0.1:8787 (the result \
+             comes back through it)"
+        );
         let e = require_same_origin_redirects(&with("http://127.0.0.1:8787/d", "https://app.example/f"), origin)
             .unwrap_err();
         assert!(e.message.starts_with("failureUrl"));

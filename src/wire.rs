@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::options::{SessionOptions, Target, Verify};
 use crate::redirect::{self, Outcome};
 use crate::url;
-use terra_connect_protocol::body;
+use terra_connect_protocol::{body, code};
 
 /// A login session Terra created: the user id it reserved and the page to send the person to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,12 +79,21 @@ pub fn verification_endpoint(proxy_url: &str, how: Verify, user_id: &str, refere
 }
 
 /// Reads the proxy's answer to a verification: `Ok` only for a 2xx naming `user_id`;
-/// 404 is `not_verified`; other errors are `proxy_error`.
+/// 404 is `not_verified`; the proxy's "this cannot succeed" answers (`reference_id_required`,
+/// `webhooks_not_configured`) are `verify_unavailable` with its message; other errors are
+/// `proxy_error`.
 pub fn interpret_connection(http_status: u16, user_id: &str, fields: Option<ResponseFields>) -> Result<()> {
     match (http_status, fields) {
         (200..=299, Some(f)) if f.user_id.as_deref() == Some(user_id) => Ok(()),
         (200..=299, _) => Err(Error::new(ErrorCode::InvalidResponse, "the proxy confirmed a different user")),
         (404, _) => Err(Error::new(ErrorCode::NotVerified, "the proxy did not confirm this connection")),
+        (status, Some(f))
+            if matches!(f.code.as_deref(), Some(code::REFERENCE_ID_REQUIRED | code::WEBHOOKS_NOT_CONFIGURED)) =>
+        {
+            let mut message = String::from("verify cannot succeed with this proxy: ");
+            message.push_str(f.message.as_deref().unwrap_or("it cannot tell whose user this is"));
+            Err(Error { code: ErrorCode::VerifyUnavailable, message, status: Some(status) })
+        }
         (status, fields) => successful(status, fields).map(|_| ()),
     }
 }
@@ -281,6 +290,18 @@ mod tests {
         assert_eq!(interpret_connection(200, "u", named("u")), Ok(()));
         assert_eq!(interpret_connection(200, "u", named("v")).unwrap_err().code, ErrorCode::InvalidResponse);
         assert_eq!(interpret_connection(404, "u", None).unwrap_err().code, ErrorCode::NotVerified);
+        for (status, proxy_code) in [(400, "reference_id_required"), (503, "webhooks_not_configured")] {
+            let answer = ResponseFields {
+                code: Some(proxy_code.into()),
+                message: Some("pass referenceId".into()),
+                ..ResponseFields::default()
+            };
+            let e = interpret_connection(status, "u", Some(answer)).unwrap_err();
+            assert_eq!((e.code, e.status), (ErrorCode::VerifyUnavailable, Some(status)));
+            assert_eq!(e.message, "verify cannot succeed with this proxy: pass referenceId");
+        }
+        let other = ResponseFields { code: Some("rate_limited".into()), ..ResponseFields::default() };
+        assert_eq!(interpret_connection(429, "u", Some(other)).unwrap_err().code, ErrorCode::ProxyError);
         let e = interpret_connection(502, "u", None).unwrap_err();
         assert_eq!((e.code, e.status), (ErrorCode::ProxyError, Some(502)));
     }

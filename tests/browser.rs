@@ -127,7 +127,12 @@ async fn the_proxys_refusal_is_a_proxy_error_with_status_and_message() {
     let opts = options(&[("proxyUrl", s(&api())), ("resource", s("NOSUCHWATCH"))]);
     let error = rejects_with(create_session(&opts), "proxy_error").await;
     assert_eq!(get(&error, "status"), JsValue::from(403));
-    assert_eq!(get(&error, "message"), s("'NOSUCHWATCH' is not an allowed provider"));
+    // The proxy names the providers it allows; the client names the request and the status.
+    let message = get(&error, "message").as_string().unwrap();
+    assert!(message.starts_with("'NOSUCHWATCH' is not an allowed provider; this proxy allows "), "{message}");
+    assert!(message.contains("FITBIT"), "{message}");
+    let request = format!("(POST {}/auth/authenticateUser?resource=NOSUCHWATCH answered 403)", api());
+    assert!(message.ends_with(&request), "{message}");
 }
 
 #[wasm_bindgen_test]
@@ -145,9 +150,13 @@ async fn error_shapes_of_a_broken_proxy() {
         let opts = options(&[("proxyUrl", s(&format!("{FAULTS}/{mode}"))), ("resource", s("FITBIT"))]);
         let error = rejects_with(create_session(&opts), code).await;
         assert_eq!(get(&error, "status").as_f64(), status.map(f64::from), "{mode}");
+        let text = get(&error, "message").as_string().unwrap();
         if let Some(message) = message {
-            assert_eq!(get(&error, "message"), s(message), "{mode}");
+            assert!(text.starts_with(message), "{mode}: {text}");
         }
+        // Every such error names the request it comes from, and the status.
+        let request = format!("(POST {FAULTS}/{mode}/auth/authenticateUser?resource=FITBIT answered ");
+        assert!(text.contains(&request), "{mode}: {text}");
     }
 }
 
@@ -218,7 +227,12 @@ async fn connect_resolves_when_the_success_page_completes() {
     assert_eq!(get(&result, "resource"), s("FITBIT"));
     assert_eq!(get(&result, "referenceId"), s("user-42"));
     assert!(terra_connect::web::storage::keys_with_prefix("terra-connect:").is_empty(), "everything cleaned up");
-    // The same URL again is a replay.
+    // The same URL again in this page load (React StrictMode) answers the same result...
+    let again = complete(&redirect).unwrap();
+    assert_eq!((get(&again, "outcome"), get(&again, "userId")), (s("success"), s("u-1")));
+    // ...but its state is used: once this page completed another URL, it is a replay.
+    let other = came_back("success", "0123456789abcdef0123456789abcdef");
+    assert_eq!(get(&complete(&other).unwrap_err(), "code"), s("state_mismatch"));
     let replay = complete(&redirect).unwrap_err();
     assert_eq!(get(&replay, "code"), s("state_mismatch"));
 }

@@ -65,6 +65,10 @@ pub mod code {
     /// 404: `GET /connection` and `/connection/webhook` confirm nothing (no hint why); the
     /// client turns it into `not_verified`.
     pub const NOT_FOUND: &str = "not_found";
+    /// 400: `/connection` and `/connection/webhook` without a `reference_id` on a proxy that has
+    /// no reference-id hook: it cannot tell whose user it is. The client turns it (and
+    /// [`WEBHOOKS_NOT_CONFIGURED`]) into `verify_unavailable`.
+    pub const REFERENCE_ID_REQUIRED: &str = "reference_id_required";
     /// 503: `/connection/webhook` without a webhook secret.
     pub const WEBHOOKS_NOT_CONFIGURED: &str = "webhooks_not_configured";
     /// Terra's 4xx.

@@ -89,12 +89,22 @@ impl Resources {
         if allowed {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "resource_not_allowed",
-                format!("'{resource}' is not an allowed provider"),
-            ))
+            Err(ApiError::new(StatusCode::FORBIDDEN, "resource_not_allowed", self.refusal(resource)))
         }
+    }
+
+    /// The message of a refused `resource`: the allowed names, and where they come from.
+    fn refusal(&self, resource: &str) -> String {
+        let (list, source) = match self {
+            Resources::Fixed(list) => (Some(Arc::new(list.clone())), ""),
+            Resources::Live { cache, .. } => {
+                let cache = cache.read().unwrap_or_else(|p| p.into_inner());
+                (cache.as_ref().and_then(|(list, _)| list.clone()), " (Terra's provider list for this account)")
+            }
+        };
+        let mut names: Vec<&str> = list.iter().flat_map(|l| l.iter()).map(String::as_str).collect();
+        names.sort_unstable();
+        format!("'{resource}' is not an allowed provider; this proxy allows {}{source}", names.join(", "))
     }
 }
 

@@ -36,12 +36,17 @@ async fn confirms_only_the_owner_of_a_connected_user() {
     let not_found = json!({ "status": "error", "code": "not_found", "message": "no such connection" });
     for url in [
         format!("{api}/connection?user_id={alice}&reference_id=mallory"),
-        format!("{api}/connection?user_id={alice}"),
         format!("{api}/connection?user_id=00000000-0000-4000-8000-000000000000&reference_id=alice"),
         format!("{api}/connection?user_id={pending}&reference_id=carol"),
         format!("{api}/connection?user_id={denied}&reference_id=dave"),
     ] {
         assert_eq!(lookup(url.clone()).await, (404, not_found.clone()), "{url}");
+    }
+    // No reference id and no hook: nobody to match the user to, whoever the user is.
+    for user in [alice.as_str(), "00000000-0000-4000-8000-000000000000"] {
+        let (status, body) = lookup(format!("{api}/connection?user_id={user}")).await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("reference_id_required")), "{body}");
+        assert!(body["message"].as_str().unwrap().contains("referenceId"), "{body}");
     }
     assert_eq!(lookup(format!("{api}/connection")).await.0, 400);
     assert_eq!(lookup(format!("{api}/connection?user_id=a%20b")).await.0, 400);

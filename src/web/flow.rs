@@ -28,8 +28,10 @@ use crate::wire;
 pub fn create_session(session: SessionOptions, signal: Option<AbortSignal>) -> Promise {
     future_to_promise(async move {
         let body = wire::request_body(&session, None);
-        let (status, text) = proxy::send(wire::endpoint(&session), Some(body), signal).await.map_err(to_js_error)?;
-        wire::interpret(status, read_answer(&text)).map(|s| session_to_js(&s)).map_err(to_js_error)
+        let url = wire::endpoint(&session);
+        let (status, text) = proxy::send(&url, Some(body), signal).await.map_err(to_js_error)?;
+        let session = wire::interpret(status, read_answer(&text)).map_err(|e| proxy::named(e, true, &url, status));
+        session.map(|s| session_to_js(&s)).map_err(to_js_error)
     })
 }
 
@@ -195,7 +197,8 @@ impl Flow {
     /// result that arrives meanwhile is returned.
     async fn login(&mut self) -> Result<Option<Redirect>, End> {
         let body = wire::request_body(&self.session, Some(&self.state));
-        let mut request = pin!(proxy::send(wire::endpoint(&self.session), Some(body), self.signal.clone()));
+        let url = wire::endpoint(&self.session);
+        let mut request = pin!(proxy::send(&url, Some(body), self.signal.clone()));
         let (status, text) = loop {
             match self.watch.race(request.as_mut()).await {
                 Ok(answer) => break answer.map_err(|e| End::Fail(e, true))?,
@@ -206,8 +209,8 @@ impl Flow {
                 }
             }
         };
-        let page =
-            wire::interpret_login(&self.session.target, status, read_answer(&text)).map_err(|e| End::Fail(e, true))?;
+        let page = wire::interpret_login(&self.session.target, status, read_answer(&text))
+            .map_err(|e| End::Fail(proxy::named(e, true, &url, status), true))?;
         match &self.tab {
             Some(tab) if tab.is_closed() => return Err(End::Fail(closed_on_our_page(), false)),
             Some(tab) => tab.navigate(&page),
@@ -266,18 +269,22 @@ impl Flow {
 
     /// The result came back: resolve, reject with `auth_failed`, or confirm with the proxy first.
     async fn finish(&mut self, result: Redirect) -> Result<JsValue, End> {
-        let how = match (result.outcome, self.verify) {
-            (Outcome::Failure, _) => return Err(End::AuthFailed(result)),
-            (Outcome::Success, None) => return Ok(redirect_to_js(&result, None)),
-            (Outcome::Success, Some(how)) => how,
-        };
+        if result.outcome == Outcome::Failure {
+            return Err(End::AuthFailed(result));
+        }
+        // A success always names the user (ConnectResult.userId is a string): Terra's
+        // authenticateUser redirect does; only SDK-only providers picked in the widget do not.
         let Some(user_id) = result.user_id.as_deref().filter(|id| !id.is_empty()) else {
-            return Err(End::Fail(Error::new(ErrorCode::NotVerified, "the redirect carried no user id"), false));
+            let message = "the success redirect carried no user_id (SDK-only providers connect through Terra's SDK)";
+            return Err(End::Fail(Error::new(ErrorCode::InvalidResponse, message), false));
+        };
+        let Some(how) = self.verify else {
+            return Ok(redirect_to_js(&result, None));
         };
         loop {
             let reference_id = self.session.reference_id.as_deref();
             let url = wire::verification_endpoint(&self.session.proxy_url, how, user_id, reference_id);
-            let mut request = pin!(proxy::send(url, None, self.signal.clone()));
+            let mut request = pin!(proxy::send(&url, None, self.signal.clone()));
             let answer = loop {
                 match self.watch.race(request.as_mut()).await {
                     Ok(answer) => break answer,
@@ -294,7 +301,7 @@ impl Flow {
                 Ok(()) => return Ok(redirect_to_js(&result, Some(true))),
                 // Terra's signed event has not arrived yet: ask again.
                 Err(e) if how == Verify::Webhook && e.code == ErrorCode::NotVerified => {}
-                Err(e) => return Err(End::Fail(e, false)),
+                Err(e) => return Err(End::Fail(proxy::named(e, false, &url, status), false)),
             }
         }
     }

@@ -29,7 +29,15 @@ async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String),
     }
     let expected = match &state.reference_id {
         Some(hook) => hook(parts).await?,
-        None => param("reference_id").ok_or_else(not_found)?,
+        // Nobody to match the user to: say so (this depends on the request alone, not on the user).
+        None => param("reference_id").ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                terra_connect_protocol::code::REFERENCE_ID_REQUIRED,
+                "this proxy has no reference-id hook, so it matches a user by the reference_id the browser sends, \
+                 and this request has none: pass referenceId to connect(), or mount the proxy with a reference-id hook",
+            )
+        })?,
     };
     Ok((user_id, expected))
 }
@@ -47,7 +55,8 @@ pub(crate) async fn from_webhook(
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "webhooks_not_configured",
-            "this proxy receives no Terra webhooks (no signing secret)",
+            "this proxy receives no Terra webhooks (no signing secret: TERRA_WEBHOOK_SECRET for the binary, \
+             ProxyBuilder::webhooks for the library), so verify: \"webhook\" cannot succeed; verify: true asks Terra instead",
         ));
     };
     let (parts, _) = request.into_parts();
