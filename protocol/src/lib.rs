@@ -4,6 +4,8 @@
 //! (`terra-connect-proxy`) and its Terra sandbox must agree on, each defined once here:
 //!
 //! - [`is_provider_name`]: which strings are Terra provider names;
+//! - [`is_user_id`]: which strings are Terra user ids the proxy looks up;
+//! - [`path`]: the proxy's connection-management routes, under its prefix;
 //! - [`body`]: the field names of the session bodies (Terra's own wire names);
 //! - [`code`]: the `code` values of the proxy's `{"status":"error","code","message"}` answers;
 //! - [`MAX_WAIT_MS`]: the longest `GET /connection/webhook` long poll.
@@ -25,6 +27,26 @@ pub fn is_provider_name(name: &str) -> bool {
     (1..=MAX_PROVIDER_LEN).contains(&bytes.len())
         && bytes[0].is_ascii_alphabetic()
         && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Longest user id, in bytes.
+pub const MAX_USER_ID_LEN: usize = 128;
+
+/// Whether `id` can be a Terra user id: 1 to [`MAX_USER_ID_LEN`] ASCII letters, digits, `-`
+/// or `_` (Terra's ids are UUIDs). The client refuses anything else before a request; the
+/// proxy answers it 400 before asking Terra.
+pub fn is_user_id(id: &str) -> bool {
+    (1..=MAX_USER_ID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The proxy's connection-management routes, each relative to the proxy's prefix (the
+/// client's `proxyUrl`).
+pub mod path {
+    /// `GET`: the owner's active connections, `{"connections":[…]}`; `DELETE {CONNECTIONS}/{user_id}`
+    /// disconnects one (204).
+    pub const CONNECTIONS: &str = "/connections";
+    /// `GET`: the providers the account offers and the proxy allows, `{"providers":[…]}`.
+    pub const PROVIDERS: &str = "/providers";
 }
 
 /// The field names of the session request bodies (`POST {proxy}/auth/authenticateUser` and
@@ -98,6 +120,16 @@ mod tests {
         }
         for bad in ["", "1FITBIT", "_X", "FIT BIT", "FITBIT!", "ÉTÉ", &"X".repeat(65).to_string()] {
             assert!(!is_provider_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_ids() {
+        for good in ["ae53b0a6-1f2e-4c3d-9b8a-7f6e5d4c3b2a", "u", "A_1-b", &"x".repeat(128).to_string()] {
+            assert!(is_user_id(good), "{good}");
+        }
+        for bad in ["", "a b", "a/b", "a%2Fb", "ü", "a?b", &"x".repeat(129).to_string()] {
+            assert!(!is_user_id(bad), "{bad}");
         }
     }
 

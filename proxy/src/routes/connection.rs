@@ -24,7 +24,7 @@ pub const MAX_WAIT_MS: u64 = terra_connect_protocol::MAX_WAIT_MS as u64;
 async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String), ApiError> {
     let param = |name: &str| super::query_param(parts, name);
     let user_id = param("user_id").ok_or_else(|| ApiError::bad_request("query parameter 'user_id' is required"))?;
-    if user_id.len() > 128 || !user_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !terra_connect_protocol::is_user_id(&user_id) {
         return Err(ApiError::bad_request("'user_id' is malformed"));
     }
     let expected = match &state.reference_id {
