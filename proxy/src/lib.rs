@@ -98,8 +98,9 @@ pub(crate) struct ProxyState {
 }
 
 /// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`,
-/// `POST /widget/session`, `GET /connection?user_id=…`, `GET /connection/webhook` and, with
-/// [`ProxyBuilder::webhooks`], `POST /webhook`.
+/// `POST /widget/session` (also at Terra's own path, `POST /auth/generateWidgetSession`),
+/// `GET /connection?user_id=…`, `GET /connection/webhook` and, with [`ProxyBuilder::webhooks`],
+/// `POST /webhook`.
 ///
 /// Mount it under any prefix with [`Router::nest`]; the browser's `proxyUrl` is that prefix.
 pub struct ProxyBuilder {
@@ -319,6 +320,8 @@ impl ProxyBuilder {
             .route("/connection", axum::routing::get(routes::connection::handle))
             .route("/connection/webhook", axum::routing::get(routes::connection::from_webhook))
             .route("/widget/session", post(routes::widget::handle))
+            // Terra's own (legacy) path for the same thing, so Terra's SDKs pointed at the proxy work unchanged.
+            .route("/auth/generateWidgetSession", post(routes::widget::handle))
             .with_state(state);
         if let Some(per_minute) = self.rate_limit {
             let limit =
