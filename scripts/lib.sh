@@ -106,6 +106,18 @@ ensure_test_tools() {
   ensure_debian_commands python3 python3 openssl openssl kill procps pkill procps
 }
 
+# python3 with venv (ensurepip) and pip, for Terra's Python SDK in tests/sdk/run.sh (Debian
+# splits them out of python3).
+ensure_python_venv() {
+  ensure_debian_commands python3 python3
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
+    say "installing python3-venv and python3-pip (Debian)"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv python3-pip >/dev/null
+  fi
+}
+
 # A free loopback TCP port.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

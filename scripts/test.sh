@@ -14,6 +14,10 @@ ensure_test_tools
 say "native tests (cargo test --workspace)"
 cargo test --workspace
 
+say "Terra's Python SDK against the sandbox and the proxy (tests/sdk/run.sh)"
+ensure_python_venv
+bash tests/sdk/run.sh
+
 "$ROOT/scripts/build-pkg.sh"
 say "size budget (www/bench/size.mjs, check-size-budget.mjs: over 44 KiB fails the tests)"
 (cd www && node bench/size.mjs && node bench/check-size-budget.mjs)

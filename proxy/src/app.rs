@@ -37,7 +37,14 @@ pub async fn app(config: &Config, listening: SocketAddr) -> Result<(Router, Mode
         (None, Some(_)) => None,
     };
     let (api_base, credentials, sandbox_api_base) = match &config.credentials {
-        Some(credentials) => (config.api_base.clone(), credentials.clone(), None),
+        Some(credentials) => {
+            if sandbox_settings_given(config) {
+                tracing::warn!(
+                    "TERRA_SANDBOX_* settings are ignored: TERRA_DEV_ID / TERRA_API_KEY are set (real Terra)"
+                );
+            }
+            (config.api_base.clone(), credentials.clone(), None)
+        }
         None => start_sandbox(config, listening, webhook_secret.clone()).await?,
     };
     let sandbox = sandbox_api_base.is_some();
@@ -115,6 +122,18 @@ async fn open_redis(_: &crate::cli::Secret, _: &str) -> Result<Arc<dyn Store>, S
     Err("TERRA_CONNECT_REDIS_URL needs the `redis` feature".into())
 }
 
+/// Whether any sandbox-only setting differs from its default.
+fn sandbox_settings_given(config: &Config) -> bool {
+    config.sandbox_dev_id.is_some()
+        || config.sandbox_api_key.is_some()
+        || config.sandbox_webhook_url.is_some()
+        || config.sandbox_addr != SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// Starts the sandbox on `TERRA_SANDBOX_ADDR` with `TERRA_SANDBOX_DEV_ID` / `_API_KEY` (each
+/// random when unset); it signs its webhooks with `secret` and sends them to
+/// `TERRA_SANDBOX_WEBHOOK_URL`, by default this binary's own webhook route. Logs the API
+/// base, never the credentials (the dev id is a credential too).
 #[cfg(feature = "sandbox")]
 async fn start_sandbox(
     config: &Config,
@@ -123,10 +142,34 @@ async fn start_sandbox(
 ) -> Result<(String, Credentials, Option<String>), String> {
     use terra_connect_proxy::sandbox::{self, SandboxOptions, WebhookTarget};
     let host = if listening.ip().is_unspecified() { "127.0.0.1".to_owned() } else { listening.ip().to_string() };
-    let target = secret
-        .map(|secret| WebhookTarget { url: format!("http://{host}:{}{API_PREFIX}/webhook", listening.port()), secret });
-    let options = SandboxOptions { coop: config.sandbox_coop, webhook: target, widget_ttl: config.sandbox_widget_ttl };
-    let sandbox = sandbox::spawn_with(options).await.map_err(|e| format!("could not start the Terra sandbox: {e}"))?;
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let url = match &config.sandbox_webhook_url {
+        Some(url) => url.clone(),
+        None => format!("http://{host}:{}{API_PREFIX}/webhook", listening.port()),
+    };
+    let target = secret.map(|secret| WebhookTarget { url, secret });
+    let random = || uuid::Uuid::new_v4().simple().to_string();
+    let given = config.sandbox_dev_id.is_some() || config.sandbox_api_key.is_some();
+    let credentials = Credentials {
+        dev_id: config.sandbox_dev_id.as_ref().map_or_else(|| format!("sandbox-{}", random()), |s| s.0.clone()),
+        api_key: config.sandbox_api_key.as_ref().map_or_else(random, |s| s.0.clone()),
+    };
+    let options = SandboxOptions {
+        coop: config.sandbox_coop,
+        webhook: target,
+        widget_ttl: config.sandbox_widget_ttl,
+        addr: config.sandbox_addr,
+        credentials: Some(credentials),
+    };
+    let sandbox = sandbox::spawn_with(options).await.map_err(|e| {
+        format!("could not start the Terra sandbox on {} (TERRA_SANDBOX_ADDR): {e}", config.sandbox_addr)
+    })?;
+    let credentials_are = if given {
+        "the dev id and API key of TERRA_SANDBOX_DEV_ID / TERRA_SANDBOX_API_KEY (random where unset)"
+    } else {
+        "a random dev id and API key (set TERRA_SANDBOX_DEV_ID / TERRA_SANDBOX_API_KEY to call it yourself)"
+    };
+    tracing::info!("sandbox API: {} (it accepts {credentials_are})", sandbox.api_base);
     Ok((sandbox.api_base.clone(), sandbox.credentials.clone(), Some(sandbox.api_base)))
 }
 

@@ -33,7 +33,7 @@ pub struct Args {
     /// Comma-separated origins redirect URLs may point to (e.g. https://app.example); unset: any https
     #[arg(long, env = "TERRA_CONNECT_ALLOWED_REDIRECTS", value_name = "ORIGINS")]
     pub allowed_redirects: Option<String>,
-    /// Comma-separated providers sessions may be created for; unset: Terra's live GET /integrations list
+    /// Comma-separated providers sessions may be created for; unset: the account's providers, Terra's GET /integrations/detailed (also served at GET /providers)
     #[arg(long, env = "TERRA_CONNECT_ALLOWED_RESOURCES", value_name = "PROVIDERS")]
     pub allowed_resources: Option<String>,
     /// Comma-separated origins allowed to call cross-origin; others get no CORS headers
@@ -78,6 +78,18 @@ pub struct Args {
     /// Sandbox only: how long a widget session lives, in seconds
     #[arg(long, env = "TERRA_SANDBOX_WIDGET_TTL_SECS", value_name = "SECS", default_value = "900")]
     pub sandbox_widget_ttl_secs: Option<String>,
+    /// Sandbox only: the sandbox's listen address, loopback only (port 0 picks a free port)
+    #[arg(long, env = "TERRA_SANDBOX_ADDR", value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub sandbox_addr: Option<String>,
+    /// Sandbox only: the developer id the sandbox accepts (never logged); unset: random
+    #[arg(long, env = "TERRA_SANDBOX_DEV_ID", hide_env_values = true, value_name = "ID")]
+    pub sandbox_dev_id: Option<String>,
+    /// Sandbox only: the API key the sandbox accepts (never logged); unset: random
+    #[arg(long, env = "TERRA_SANDBOX_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub sandbox_api_key: Option<String>,
+    /// Sandbox only: where the sandbox sends its webhooks, signed with TERRA_WEBHOOK_SECRET; unset: this binary's /api/terra/webhook
+    #[arg(long, env = "TERRA_SANDBOX_WEBHOOK_URL", value_name = "URL")]
+    pub sandbox_webhook_url: Option<String>,
     /// Static files served at / (the demo; needs the sandbox feature)
     #[arg(long, env = "TERRA_CONNECT_WWW_DIR", value_name = "DIR")]
     pub www_dir: Option<String>,
@@ -131,6 +143,14 @@ pub struct Config {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub sandbox_widget_ttl: Duration,
+    /// Where the sandbox listens (a loopback address).
+    pub sandbox_addr: SocketAddr,
+    /// The developer id the sandbox accepts; `None`: random.
+    pub sandbox_dev_id: Option<Secret>,
+    /// The API key the sandbox accepts; `None`: random.
+    pub sandbox_api_key: Option<Secret>,
+    /// Where the sandbox sends its webhooks; `None`: the binary's own webhook route.
+    pub sandbox_webhook_url: Option<String>,
     pub upstream_timeout: Duration,
     pub www_dir: Option<PathBuf>,
     pub pkg_dir: Option<PathBuf>,
@@ -195,6 +215,15 @@ fn origins(variable: &'static str, value: &Option<String>) -> Result<Option<Vec<
         }
     }
     Ok(Some(list))
+}
+
+/// A credential the sandbox accepts: sent as an HTTP header, so visible ASCII, at most 256.
+fn header_secret(variable: &'static str, value: &Option<String>) -> Result<Option<Secret>, ConfigError> {
+    match text(value) {
+        None => Ok(None),
+        Some(v) if v.len() <= 256 && v.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(Secret(v))),
+        Some(_) => Err(err(variable, "must be at most 256 visible ASCII characters, without spaces")),
+    }
 }
 
 fn flag(variable: &'static str, value: &Option<String>) -> Result<bool, ConfigError> {
@@ -285,6 +314,20 @@ impl Config {
             number(variable, value, default, 1..=600_000, "must be milliseconds from 1 to 600000")
                 .map(Duration::from_millis)
         };
+        let sandbox_addr: SocketAddr = text(&args.sandbox_addr)
+            .unwrap_or_else(|| "127.0.0.1:0".to_owned())
+            .parse()
+            .map_err(|_| err("TERRA_SANDBOX_ADDR", "must be an address such as 127.0.0.1:0"))?;
+        if !sandbox_addr.ip().is_loopback() {
+            return Err(err(
+                "TERRA_SANDBOX_ADDR",
+                "must be a loopback address such as 127.0.0.1:8788 (the sandbox is for this machine only)",
+            ));
+        }
+        let sandbox_webhook_url = text(&args.sandbox_webhook_url);
+        if let Some(url) = &sandbox_webhook_url {
+            http_url("TERRA_SANDBOX_WEBHOOK_URL", url)?;
+        }
         let log_format = text(&args.log_format).unwrap_or_else(|| "text".into());
         if !matches!(log_format.as_str(), "text" | "json") {
             return Err(err("TERRA_CONNECT_LOG_FORMAT", "must be text or json"));
@@ -320,6 +363,10 @@ impl Config {
                 1..=86_400,
                 "must be seconds from 1 to 86400",
             )?),
+            sandbox_addr,
+            sandbox_dev_id: header_secret("TERRA_SANDBOX_DEV_ID", &args.sandbox_dev_id)?,
+            sandbox_api_key: header_secret("TERRA_SANDBOX_API_KEY", &args.sandbox_api_key)?,
+            sandbox_webhook_url,
             upstream_timeout: ms("TERRA_CONNECT_UPSTREAM_TIMEOUT_MS", &args.upstream_timeout_ms, 10_000)?,
             www_dir: text(&args.www_dir).map(PathBuf::from),
             pkg_dir: text(&args.pkg_dir).map(PathBuf::from),
@@ -350,6 +397,28 @@ mod tests {
         assert_eq!((c.header_timeout, c.idle_timeout), (Duration::from_secs(30), Duration::from_secs(30)));
         assert_eq!(c.max_connections, 1024);
         assert!(c.widget_url.is_none() && !c.widget_legacy);
+        assert_eq!(c.sandbox_addr.to_string(), "127.0.0.1:0");
+        assert!(c.sandbox_dev_id.is_none() && c.sandbox_api_key.is_none() && c.sandbox_webhook_url.is_none());
+    }
+
+    #[test]
+    fn reads_the_sandbox_settings() {
+        let c = config(&[
+            "--sandbox-addr",
+            "[::1]:8788",
+            "--sandbox-dev-id",
+            "sandbox-dev",
+            "--sandbox-api-key",
+            "sandbox-key-SECRET",
+            "--sandbox-webhook-url",
+            "http://127.0.0.1:9999/hook",
+        ])
+        .unwrap();
+        assert_eq!(c.sandbox_addr.to_string(), "[::1]:8788");
+        assert_eq!(c.sandbox_dev_id, Some(Secret("sandbox-dev".into())));
+        assert_eq!(c.sandbox_api_key, Some(Secret("sandbox-key-SECRET".into())));
+        assert_eq!(c.sandbox_webhook_url.as_deref(), Some("http://127.0.0.1:9999/hook"));
+        assert!(!format!("{c:?}").contains("sandbox-key-SECRET") && !format!("{c:?}").contains("sandbox-dev"));
     }
 
     #[test]
@@ -387,7 +456,7 @@ mod tests {
 
     #[test]
     fn names_the_bad_variable() {
-        let cases: [(&[&str], &str); 21] = [
+        let cases: [(&[&str], &str); 26] = [
             (&["--dev-id", "dev"], "TERRA_API_KEY"),
             (&["--api-key", "k"], "TERRA_DEV_ID"),
             (&["--api-base", "ftp://x"], "TERRA_API_BASE"),
@@ -409,6 +478,11 @@ mod tests {
             (&["--idle-timeout-ms", "x"], "TERRA_CONNECT_IDLE_TIMEOUT_MS"),
             (&["--redis-url", "http://127.0.0.1:6379"], "TERRA_CONNECT_REDIS_URL"),
             (&["--redis-prefix", "two words"], "TERRA_CONNECT_REDIS_PREFIX"),
+            (&["--sandbox-addr", "0.0.0.0:8788"], "TERRA_SANDBOX_ADDR"),
+            (&["--sandbox-addr", "localhost"], "TERRA_SANDBOX_ADDR"),
+            (&["--sandbox-dev-id", "two words"], "TERRA_SANDBOX_DEV_ID"),
+            (&["--sandbox-api-key", "caf\u{e9}"], "TERRA_SANDBOX_API_KEY"),
+            (&["--sandbox-webhook-url", "nowhere"], "TERRA_SANDBOX_WEBHOOK_URL"),
         ];
         for (flags, variable) in cases {
             assert_eq!(config(flags).unwrap_err().variable, variable, "{flags:?}");

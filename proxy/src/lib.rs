@@ -1,7 +1,9 @@
 //! # terra-connect-proxy
 //!
 //! The backend half of terra-connect: it holds Terra's developer id and API key, checks what
-//! the browser sends, and forwards Terra's manual-connection request. It is a library first
+//! the browser sends, and forwards Terra's manual-connection and widget requests; it also lists
+//! and disconnects a user's connections and lists the account's providers (see
+//! [`ProxyBuilder::build`]). It is a library first
 //! (an [`axum::Router`] a Rust backend mounts under any prefix) and a binary second
 //! (`terra-connect-proxy`, configured by environment, see README).
 //!
@@ -59,8 +61,9 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
-use axum::routing::post;
+use axum::routing::{delete, get, post};
 use axum::Router;
+use terra_connect_protocol::path;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use crate::config::Credentials;
@@ -99,8 +102,9 @@ pub(crate) struct ProxyState {
 
 /// Builds the proxy's [`Router`]: `POST /auth/authenticateUser?resource=X`,
 /// `POST /widget/session` (also at Terra's own path, `POST /auth/generateWidgetSession`),
-/// `GET /connection?user_id=…`, `GET /connection/webhook` and, with [`ProxyBuilder::webhooks`],
-/// `POST /webhook`.
+/// `GET /connection?user_id=…`, `GET /connection/webhook`, the connection management routes
+/// `GET /connections`, `DELETE /connections/{user_id}` and `GET /providers` (see
+/// [`ProxyBuilder::build`]) and, with [`ProxyBuilder::webhooks`], `POST /webhook`.
 ///
 /// Mount it under any prefix with [`Router::nest`]; the browser's `proxyUrl` is that prefix.
 pub struct ProxyBuilder {
@@ -241,9 +245,11 @@ impl ProxyBuilder {
         self
     }
 
-    /// The providers sessions may be created for. Without it: Terra's live
-    /// `GET /integrations` list, cached for an hour (any well-formed name while it cannot be
-    /// fetched).
+    /// The providers sessions may be created for (Terra is not asked), and the only ones
+    /// `GET /providers` lists. Without it: Terra's `GET {base}/integrations/detailed` list for
+    /// this account (sent with the credentials), cached for an hour, the same list that
+    /// `GET /providers` answers (any well-formed name while it cannot be fetched; tried again
+    /// after a minute).
     pub fn allowed_resources(mut self, resources: Vec<String>) -> Self {
         self.allowed_resources = Some(resources.into_iter().map(|r| r.to_ascii_uppercase()).collect());
         self
@@ -299,15 +305,41 @@ impl ProxyBuilder {
         self
     }
 
-    /// The router.
+    /// The router. Besides the session routes (see [`ProxyBuilder`]) it answers, for the
+    /// request's *owner* (the reference id the [`ProxyBuilder::reference_id`] hook gives or,
+    /// without a hook, the `reference_id` query parameter; neither is 400
+    /// `reference_id_required`):
+    ///
+    /// - `GET /connections[?reference_id=…]` → 200 `{"connections":[{"user_id","provider",
+    ///   "reference_id","active":true,"created_at"?,"last_webhook_update"?,"scopes"?}]}`: the
+    ///   owner's connections that Terra (`GET {base}/userInfo?reference_id=`) says are
+    ///   active (`active` exactly `true`) and carry the owner's reference id; the optional
+    ///   fields appear when Terra gives them as strings. Terra's 404 is an empty list; a list
+    ///   over 256 KiB is 502 `upstream_error`.
+    /// - `DELETE /connections/{user_id}[?reference_id=…]` → 204 once Terra's
+    ///   `DELETE {base}/auth/deauthenticateUser` succeeded. A malformed `user_id` is 400
+    ///   `invalid_request` before anything is sent; a user Terra does not know, or whose
+    ///   reference id is not the owner's, is the same 404 `not_found`, and nothing is deleted.
+    ///
+    /// and, for anyone:
+    ///
+    /// - `GET /providers` → 200 `{"providers":[{"resource","name","icon"}]}`: Terra's
+    ///   `GET {base}/integrations/detailed` for this account (sent with the credentials,
+    ///   cached for an hour), entries with `enabled: false` left out, in Terra's order, and
+    ///   only the [`ProxyBuilder::allowed_resources`] when set. `name` falls back to the
+    ///   resource; `icon` is an `http(s)` URL or `null`. Sessions are allowed for exactly these
+    ///   providers. With a configured list and Terra's list unavailable it lists the configured
+    ///   names (`name` = resource, `icon: null`); without one, Terra's error (502 / 504).
+    ///
+    /// Without a reference-id hook the owner is whoever the browser claims to be: anyone who
+    /// knows a reference id can list and disconnect its wearables. Production apps set the hook.
+    /// Every route has the same JSON errors, CORS origins and rate limit.
     pub fn build(self) -> Router {
-        let resources = match self.allowed_resources {
-            Some(list) => Resources::Fixed(list.into_iter().collect()),
-            None => Resources::live(&self.api_base, self.upstream_timeout),
-        };
+        let terra = TerraClient::new(&self.api_base, self.credentials, self.upstream_timeout);
+        let resources = Resources::new(self.allowed_resources, terra.clone());
         let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let state = Arc::new(ProxyState {
-            terra: TerraClient::new(&self.api_base, self.credentials, self.upstream_timeout),
+            terra,
             policy: self.policy,
             resources,
             reference_id: self.reference_id,
@@ -317,11 +349,14 @@ impl ProxyBuilder {
         });
         let mut router = Router::new()
             .route("/auth/authenticateUser", post(routes::authenticate::handle))
-            .route("/connection", axum::routing::get(routes::connection::handle))
-            .route("/connection/webhook", axum::routing::get(routes::connection::from_webhook))
+            .route("/connection", get(routes::connection::handle))
+            .route("/connection/webhook", get(routes::connection::from_webhook))
             .route("/widget/session", post(routes::widget::handle))
             // Terra's own (legacy) path for the same thing, so Terra's SDKs pointed at the proxy work unchanged.
             .route("/auth/generateWidgetSession", post(routes::widget::handle))
+            .route(path::CONNECTIONS, get(routes::connections::list))
+            .route(&format!("{}/{{user_id}}", path::CONNECTIONS), delete(routes::connections::delete))
+            .route(path::PROVIDERS, get(routes::providers::handle))
             .with_state(state);
         if let Some(per_minute) = self.rate_limit {
             let limit =
@@ -336,7 +371,7 @@ impl ProxyBuilder {
             router = router.layer(
                 CorsLayer::new()
                     .allow_origin(AllowOrigin::list(origins))
-                    .allow_methods([Method::GET, Method::POST])
+                    .allow_methods([Method::GET, Method::POST, Method::DELETE])
                     .allow_headers([header::CONTENT_TYPE]),
             );
         }

@@ -34,6 +34,14 @@ pub(crate) struct TerraClient {
 /// The largest upstream answer read, in bytes; a longer one is a 502 and is not read further.
 pub(crate) const MAX_UPSTREAM_BODY: usize = 64 * 1024;
 
+/// The largest user list (`GET {base}/userInfo?reference_id=`) read, in bytes: one user
+/// object is about 300 bytes, so this holds several hundred connections of one person; a
+/// longer list is a 502 `upstream_error`.
+pub(crate) const MAX_USER_LIST_BODY: usize = 256 * 1024;
+
+/// The largest provider catalogue (`GET {base}/integrations/detailed`) read, in bytes.
+pub(crate) const MAX_CATALOGUE_BODY: usize = 1024 * 1024;
+
 impl TerraClient {
     /// A client for `api_base` (e.g. `https://access.tryterra.co/api/v2`).
     pub(crate) fn new(api_base: &str, credentials: Credentials, timeout: Duration) -> Self {
@@ -63,8 +71,8 @@ impl TerraClient {
     }
 
     /// `value` for the browser, unless it contains the credentials (then a 502, logged).
-    fn clean(&self, value: Value) -> Result<Value, ApiError> {
-        if self.leaks(&value.to_string()) {
+    fn clean<T: serde::Serialize>(&self, value: T) -> Result<T, ApiError> {
+        if self.leaks(&serde_json::to_string(&value).unwrap_or_default()) {
             tracing::error!("Terra's answer contained the proxy's credentials; it was not passed on");
             return Err(upstream_error("Terra answered with an unusable body"));
         }
@@ -160,41 +168,101 @@ impl TerraClient {
         }
     }
 
-    /// Sends `request`, reads at most [`MAX_UPSTREAM_BODY`] bytes as they arrive, and maps failures.
+    /// `GET {base}/userInfo?reference_id=…`: every user object Terra has for that reference id
+    /// (Terra answers a bare JSON array; its 404 is no users). Read with the larger
+    /// [`MAX_USER_LIST_BODY`] cap.
+    pub(crate) async fn users_of(&self, reference_id: &str) -> Result<Vec<Value>, ApiError> {
+        let request = self.with_credentials(
+            self.http.get(format!("{}/userInfo", self.api_base)).query(&[("reference_id", reference_id)]),
+        );
+        match self.exchange(request, MAX_USER_LIST_BODY).await {
+            Ok((_, Some(Value::Array(users)))) => self.clean(users),
+            Ok((status, _)) => Err(with_upstream_status(
+                upstream_error("Terra answered the user list with a body that is not a JSON array"),
+                status,
+            )),
+            Err(e) if e.code == "upstream_rejected" && e.status == StatusCode::NOT_FOUND => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE {base}/auth/deauthenticateUser?user_id=…`: `Ok(true)` once Terra confirmed
+    /// (a 2xx whose body, if it is a JSON object with a `status`, says `success`), `Ok(false)`
+    /// when Terra does not know the user (404). Never retried.
+    pub(crate) async fn deauthenticate(&self, user_id: &str) -> Result<bool, ApiError> {
+        let request = self.with_credentials(
+            self.http.delete(format!("{}/auth/deauthenticateUser", self.api_base)).query(&[("user_id", user_id)]),
+        );
+        match self.exchange(request, MAX_UPSTREAM_BODY).await {
+            Ok((status, Some(json))) if json.get("status").and_then(Value::as_str).is_some_and(|s| s != "success") => {
+                Err(with_upstream_status(upstream_error("Terra did not confirm the disconnection"), status))
+            }
+            Ok(_) => Ok(true),
+            Err(e) if e.code == "upstream_rejected" && e.status == StatusCode::NOT_FOUND => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET {base}/integrations/detailed` with the credentials (so Terra answers this
+    /// account's own list): Terra's JSON object, read with the [`MAX_CATALOGUE_BODY`] cap.
+    pub(crate) async fn integrations_detailed(&self) -> Result<Value, ApiError> {
+        let request = self.with_credentials(self.http.get(format!("{}/integrations/detailed", self.api_base)));
+        match self.exchange(request, MAX_CATALOGUE_BODY).await? {
+            (_, Some(json @ Value::Object(_))) => self.clean(json),
+            (status, _) => Err(with_upstream_status(
+                upstream_error("Terra answered the provider list with a body that is not a JSON object"),
+                status,
+            )),
+        }
+    }
+
+    /// [`TerraClient::exchange`] with the [`MAX_UPSTREAM_BODY`] cap, for answers that must be
+    /// a JSON object.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<(StatusCode, Value), ApiError> {
+        match self.exchange(request, MAX_UPSTREAM_BODY).await? {
+            (status, Some(json @ Value::Object(_))) => Ok((status, json)),
+            (status, _) => Err(with_upstream_status(
+                upstream_error("Terra answered with a body that is not a JSON object"),
+                status,
+            )),
+        }
+    }
+
+    /// Sends `request`, reads at most `cap` bytes as they arrive, and maps failures: 401/403 is
+    /// `upstream_auth`, a longer answer `upstream_error`, Terra's 4xx `upstream_rejected`
+    /// (its status, its message unless it holds the credentials), 5xx `upstream_error`. A 2xx
+    /// gives its status and the body as JSON (`None` when it is not JSON).
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        cap: usize,
+    ) -> Result<(StatusCode, Option<Value>), ApiError> {
         let mut response = request.send().await.map_err(transport_error)?;
         let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        let with_status = |mut e: ApiError| {
-            e.upstream_status = Some(status.as_u16());
-            e
-        };
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             tracing::error!(
                 upstream_status = status.as_u16(),
                 "Terra refused the proxy's own credentials: check TERRA_DEV_ID and TERRA_API_KEY"
             );
-            return Err(with_status(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_auth",
-                "the proxy could not authenticate with Terra",
-            )));
+            return Err(with_upstream_status(
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_auth", "the proxy could not authenticate with Terra"),
+                status,
+            ));
         }
-        let bytes = read_capped(&mut response).await.map_err(|e| with_status(transport_error(e)))?;
+        let bytes =
+            read_capped(&mut response, cap).await.map_err(|e| with_upstream_status(transport_error(e), status))?;
         let Some(bytes) = bytes else {
-            tracing::warn!(upstream_status = status.as_u16(), limit = MAX_UPSTREAM_BODY, "Terra's answer is too large");
-            return Err(with_status(upstream_error("Terra's answer is too large")));
+            tracing::warn!(upstream_status = status.as_u16(), limit = cap, "Terra's answer is too large");
+            return Err(with_upstream_status(upstream_error("Terra's answer is too large"), status));
         };
         let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_client_error() {
-            return Err(with_status(self.rejected(status, json.as_ref())));
+            return Err(with_upstream_status(self.rejected(status, json.as_ref()), status));
         }
         if !status.is_success() {
-            return Err(with_status(upstream_error("Terra answered with a server error")));
+            return Err(with_upstream_status(upstream_error("Terra answered with a server error"), status));
         }
-        match json {
-            Some(json @ Value::Object(_)) => Ok((status, json)),
-            _ => Err(with_status(upstream_error("Terra answered with a body that is not a JSON object"))),
-        }
+        Ok((status, json))
     }
 
     /// Terra's own 4xx, with Terra's message from either error shape (`{status, message}` or
@@ -208,17 +276,9 @@ impl TerraClient {
     }
 }
 
-/// The body of `response`, or `None` when it is longer than [`MAX_UPSTREAM_BODY`] (declared or
-/// as it streams; the rest is not read).
-pub(crate) async fn read_capped(response: &mut reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    read_capped_to(response, MAX_UPSTREAM_BODY).await
-}
-
-/// [`read_capped`] with another cap.
-pub(crate) async fn read_capped_to(
-    response: &mut reqwest::Response,
-    cap: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
+/// The body of `response`, or `None` when it is longer than `cap` bytes (declared or as it
+/// streams; the rest is not read).
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Option<Vec<u8>>, reqwest::Error> {
     if response.content_length().is_some_and(|n| n > cap as u64) {
         return Ok(None);
     }
@@ -232,7 +292,14 @@ pub(crate) async fn read_capped_to(
     Ok(Some(bytes))
 }
 
-fn upstream_error(message: &str) -> ApiError {
+/// `e`, marked with Terra's HTTP status (for the log line).
+fn with_upstream_status(mut e: ApiError, status: StatusCode) -> ApiError {
+    e.upstream_status = Some(status.as_u16());
+    e
+}
+
+/// 502 `upstream_error`: Terra answered something unusable.
+pub(crate) fn upstream_error(message: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message)
 }
 

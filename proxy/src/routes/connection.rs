@@ -10,36 +10,21 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::not_found;
 use crate::error::ApiError;
 use crate::ProxyState;
-
-fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such connection")
-}
 
 /// The longest a `GET /connection/webhook` waits, in milliseconds.
 pub const MAX_WAIT_MS: u64 = terra_connect_protocol::MAX_WAIT_MS as u64;
 
 /// The user id and expected reference id of a connection request.
 async fn identify(state: &ProxyState, parts: &Parts) -> Result<(String, String), ApiError> {
-    let param = |name: &str| super::query_param(parts, name);
-    let user_id = param("user_id").ok_or_else(|| ApiError::bad_request("query parameter 'user_id' is required"))?;
+    let user_id = super::query_param(parts, "user_id")
+        .ok_or_else(|| ApiError::bad_request("query parameter 'user_id' is required"))?;
     if !terra_connect_protocol::is_user_id(&user_id) {
         return Err(ApiError::bad_request("'user_id' is malformed"));
     }
-    let expected = match &state.reference_id {
-        Some(hook) => hook(parts).await?,
-        // Nobody to match the user to: say so (this depends on the request alone, not on the user).
-        None => param("reference_id").ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                terra_connect_protocol::code::REFERENCE_ID_REQUIRED,
-                "this proxy has no reference-id hook, so it matches a user by the reference_id the browser sends, \
-                 and this request has none: pass referenceId to connect(), or mount the proxy with a reference-id hook",
-            )
-        })?,
-    };
-    Ok((user_id, expected))
+    Ok((user_id, super::owner(state, parts).await?))
 }
 
 /// `GET /connection/webhook?user_id=…[&wait_ms=…]`: answers once Terra's signed `auth` event

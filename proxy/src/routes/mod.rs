@@ -2,6 +2,8 @@
 
 pub(crate) mod authenticate;
 pub(crate) mod connection;
+pub(crate) mod connections;
+pub(crate) mod providers;
 pub(crate) mod webhook;
 pub(crate) mod widget;
 
@@ -61,6 +63,29 @@ pub(crate) async fn apply_reference_id(
         fields.insert("reference_id".to_owned(), Value::String(hook(parts).await?));
     }
     Ok(())
+}
+
+/// The owner of a request: the reference id the app's reference-id hook gives for it or,
+/// without a hook, the `reference_id` query parameter the browser sends. Neither: 400
+/// `reference_id_required` (this depends on the request alone, not on any user).
+pub(crate) async fn owner(state: &ProxyState, parts: &Parts) -> Result<String, ApiError> {
+    match &state.reference_id {
+        Some(hook) => hook(parts).await,
+        None => query_param(parts, "reference_id").ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                terra_connect_protocol::code::REFERENCE_ID_REQUIRED,
+                "this proxy has no reference-id hook, so it matches a user by the reference_id the browser sends, \
+                 and this request has none: pass referenceId to connect(), or mount the proxy with a reference-id hook",
+            )
+        }),
+    }
+}
+
+/// 404 `not_found`: the one answer for a connection that does not exist, is not confirmed or
+/// belongs to someone else, so strangers learn nothing.
+pub(crate) fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, terra_connect_protocol::code::NOT_FOUND, "no such connection")
 }
 
 /// The answer to a forwarded request: Terra's success (logged with upstream status 200), or

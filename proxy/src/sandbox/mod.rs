@@ -8,11 +8,22 @@
 //! `resource` and `reference_id` appended (existing query kept, `reference_id=null` when none
 //! was given, as Terra does), Deny to the failure URL.
 //!
+//! It also answers the rest of what `TERRA_API.md` lists: `userInfo` by `user_id` and by
+//! `reference_id`, `DELETE /auth/deauthenticateUser` (with its signed `deauth` webhook), and
+//! `GET /integrations/detailed`, whose icons the sandbox serves itself (`/icons/{P}.svg`).
+//! The API answers under both of Terra's bases, `/api/v2` and the older `/v2`, so Terra's own
+//! SDKs (whose default base is the older one) work when pointed at either.
+//!
 //! Memory is bounded: pending sessions expire after [`SESSION_TTL`], users after
 //! [`USER_TTL`], widget sessions after their `expires_in`, and each map holds at most
-//! [`MAX_ENTRIES`] (past that the oldest entry is dropped).
+//! [`MAX_ENTRIES`] (past that the oldest entry is dropped); one reference id remembers at
+//! most [`MAX_USERS_PER_REFERENCE`] users.
 
+mod catalogue;
 mod pages;
+mod users;
+
+pub use users::MAX_USERS_PER_REFERENCE;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -22,7 +33,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -50,6 +61,8 @@ pub const PROVIDERS: [&str; 15] = [
 
 /// The path prefix of the sandbox's API, like Terra's `/api/v2`.
 pub const API_PREFIX: &str = "/api/v2";
+/// The older base's prefix (`https://api.tryterra.co/v2`), served too.
+pub const LEGACY_API_PREFIX: &str = "/v2";
 
 /// How long a login session waits for Allow or Deny.
 pub const SESSION_TTL: Duration = Duration::from_secs(60 * 60);
@@ -78,18 +91,24 @@ impl<V> Default for Bounded<V> {
 }
 
 impl<V: Expires + Clone> Bounded<V> {
-    fn insert(&mut self, key: String, value: V) {
+    /// Inserts `value`; the entries this dropped to make room (or because they expired), so
+    /// that a caller can drop what refers to them.
+    fn insert(&mut self, key: String, value: V) -> Vec<(String, V)> {
         let now = Instant::now();
+        let mut dropped = Vec::new();
         while let Some(oldest) = self.order.front() {
             let expired = self.map.get(oldest).is_none_or(|v| v.expires() <= now);
             if !expired && self.order.len() < MAX_ENTRIES {
                 break;
             }
             let oldest = self.order.pop_front().expect("front exists");
-            self.map.remove(&oldest);
+            if let Some(value) = self.map.remove(&oldest) {
+                dropped.push((oldest, value));
+            }
         }
         self.order.push_back(key.clone());
         self.map.insert(key, value);
+        dropped
     }
 
     /// A live entry.
@@ -105,21 +124,6 @@ impl<V: Expires + Clone> Bounded<V> {
 
 fn lock<V>(map: &Mutex<Bounded<V>>) -> std::sync::MutexGuard<'_, Bounded<V>> {
     map.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A user Terra knows: created by authenticateUser, authenticated once the person allowed.
-#[derive(Debug, Clone)]
-struct User {
-    provider: String,
-    reference_id: Option<String>,
-    authenticated: bool,
-    expires: Instant,
-}
-
-impl Expires for User {
-    fn expires(&self) -> Instant {
-        self.expires
-    }
 }
 
 /// A login session waiting for Allow or Deny.
@@ -174,8 +178,8 @@ pub(crate) struct Sandbox {
     /// Widget sessions: id -> the picker's state.
     widgets: Mutex<Bounded<Widget>>,
     widget_ttl: Duration,
-    /// Users by id, for `userInfo`.
-    users: Mutex<Bounded<User>>,
+    /// Users by id and by reference id, for `userInfo` and `deauthenticateUser`.
+    users: users::Users,
 }
 
 /// A running sandbox.
@@ -185,7 +189,7 @@ pub struct SandboxHandle {
     pub addr: SocketAddr,
     /// Its API base, e.g. `http://127.0.0.1:40123/api/v2`: use it as `TERRA_API_BASE`.
     pub api_base: String,
-    /// The credentials it accepts (random per start).
+    /// The credentials it accepts (random per start unless [`SandboxOptions::credentials`]).
     pub credentials: Credentials,
 }
 
@@ -205,23 +209,41 @@ pub struct SandboxOptions {
     pub webhook: Option<WebhookTarget>,
     /// How long a widget session lives (Terra: 900 s).
     pub widget_ttl: Duration,
+    /// Where to listen: a loopback address (port 0 picks a free port). Default `127.0.0.1:0`.
+    pub addr: SocketAddr,
+    /// The credentials to accept; `None` (the default): fresh random ones.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        SandboxOptions { coop: false, webhook: None, widget_ttl: Duration::from_secs(900) }
+        SandboxOptions {
+            coop: false,
+            webhook: None,
+            widget_ttl: Duration::from_secs(900),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            credentials: None,
+        }
     }
 }
 
-/// Starts a sandbox with `options` on a free loopback port with fresh random credentials.
+/// Starts a sandbox with `options`. A non-loopback `addr` is refused (`InvalidInput`): the
+/// sandbox hands out users to anyone holding its credentials and serves consent pages that
+/// log nobody in, so it is a tool for this machine only.
 pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandle> {
-    let SandboxOptions { coop, webhook, widget_ttl } = options;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let SandboxOptions { coop, webhook, widget_ttl, addr, credentials } = options;
+    if !addr.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("the sandbox listens on loopback addresses only, not {addr}"),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let credentials = Credentials {
+    let credentials = credentials.unwrap_or_else(|| Credentials {
         dev_id: format!("sandbox-{}", uuid::Uuid::new_v4().simple()),
         api_key: uuid::Uuid::new_v4().simple().to_string(),
-    };
+    });
     let sandbox = Arc::new(Sandbox {
         credentials: credentials.clone(),
         coop,
@@ -230,7 +252,7 @@ pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandl
         sessions: Mutex::default(),
         widgets: Mutex::default(),
         widget_ttl,
-        users: Mutex::default(),
+        users: users::Users::default(),
     });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router(sandbox)).await {
@@ -240,28 +262,40 @@ pub async fn spawn_with(options: SandboxOptions) -> std::io::Result<SandboxHandl
     Ok(SandboxHandle { addr, api_base: format!("http://{addr}{API_PREFIX}"), credentials })
 }
 
-/// The sandbox's routes: Terra's API under [`API_PREFIX`] and the consent pages.
+/// Terra's API, mounted under [`API_PREFIX`] and [`LEGACY_API_PREFIX`].
+fn api() -> Router<Arc<Sandbox>> {
+    Router::new()
+        .route("/auth/authenticateUser", post(authenticate_user))
+        .route("/auth/generateWidgetSession", post(widget_session))
+        .route("/auth/deauthenticateUser", delete(deauthenticate_user))
+        .route("/integrations", get(integrations))
+        .route("/integrations/detailed", get(integrations_detailed))
+        .route("/userInfo", get(user_info))
+}
+
+/// The sandbox's routes: Terra's API, the widget-session API, the consent and widget pages,
+/// and the provider icons.
 pub(crate) fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
-        .route("/api/v2/auth/authenticateUser", post(authenticate_user))
-        .route("/api/v2/integrations", get(integrations))
-        .route("/api/v2/userInfo", get(user_info))
+        .nest(API_PREFIX, api())
+        .nest(LEGACY_API_PREFIX, api())
         .route("/consent/{session}", get(consent_page).post(decide))
         .route("/api/widget/session", post(widget_session))
         .route("/widget/api/session", post(widget_session))
-        .route("/api/v2/auth/generateWidgetSession", post(widget_session))
         .route("/widget/{id}", get(widget_page).post(pick))
+        .route("/icons/{file}", get(catalogue::icon))
         .with_state(sandbox)
 }
+
+const UNAUTHORIZED: &str = "unauthorized: bad or missing dev-id / x-api-key";
 
 fn terra_error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "status": "error", "message": message }))).into_response()
 }
 
 async fn integrations() -> Json<Value> {
-    Json(
-        json!({ "status": "success", "providers": PROVIDERS, "sdk_providers": ["APPLE", "SAMSUNG", "HEALTH_CONNECT"] }),
-    )
+    let sdk: Vec<&str> = catalogue::sdk_providers().collect();
+    Json(json!({ "status": "success", "providers": PROVIDERS, "sdk_providers": sdk }))
 }
 
 fn has_credentials(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
@@ -269,31 +303,87 @@ fn has_credentials(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
     header_is("dev-id", &sandbox.credentials.dev_id) && header_is("x-api-key", &sandbox.credentials.api_key)
 }
 
+/// Whether every credentials header that was sent is right (none sent is fine).
+fn credentials_if_any(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
+    let fine = |name: &str, want: &str| match headers.get(name) {
+        None => true,
+        Some(v) => v.to_str().ok() == Some(want),
+    };
+    fine("dev-id", &sandbox.credentials.dev_id) && fine("x-api-key", &sandbox.credentials.api_key)
+}
+
+/// `GET /integrations/detailed[?sdk=true]`: with or without credentials (Terra: `dev-id` picks
+/// the account's own list), but wrong ones are refused (401).
+async fn integrations_detailed(
+    State(sandbox): State<Arc<Sandbox>>,
+    Query(q): Query<catalogue::DetailedQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !credentials_if_any(&sandbox, &headers) {
+        return terra_error(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+    }
+    Json(catalogue::detailed(&sandbox.public_url, &q)).into_response()
+}
+
 #[derive(Deserialize)]
 struct UserQuery {
     user_id: Option<String>,
+    reference_id: Option<String>,
 }
 
+/// `GET /userInfo?user_id=` (one user and `is_authenticated`; 404 when unknown) or
+/// `?reference_id=` (a bare array of that reference id's users, maybe empty). With both,
+/// `user_id` wins; with neither, 400.
 async fn user_info(State(sandbox): State<Arc<Sandbox>>, Query(q): Query<UserQuery>, headers: HeaderMap) -> Response {
     if !has_credentials(&sandbox, &headers) {
-        return terra_error(StatusCode::UNAUTHORIZED, "unauthorized: bad or missing dev-id / x-api-key");
+        return terra_error(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+    }
+    let present = |v: Option<String>| v.filter(|v| !v.is_empty());
+    match (present(q.user_id), present(q.reference_id)) {
+        (Some(user_id), _) => match sandbox.users.info(&user_id) {
+            // As Terra: a user exists from authenticateUser on; is_authenticated says whether
+            // the login finished.
+            Some((user, authenticated)) => {
+                Json(json!({ "status": "success", "user": user, "is_authenticated": authenticated })).into_response()
+            }
+            None => terra_error(StatusCode::NOT_FOUND, "User not found"),
+        },
+        (None, Some(reference_id)) => Json(Value::Array(sandbox.users.of_reference(&reference_id))).into_response(),
+        (None, None) => terra_error(StatusCode::BAD_REQUEST, "user_id or reference_id is a required query parameter"),
+    }
+}
+
+#[derive(Deserialize)]
+struct DeauthQuery {
+    user_id: Option<String>,
+}
+
+/// `DELETE /auth/deauthenticateUser?user_id=`: forgets the user (404 when unknown) and sends
+/// the signed `deauth` event, as Terra does.
+async fn deauthenticate_user(
+    State(sandbox): State<Arc<Sandbox>>,
+    Query(q): Query<DeauthQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !has_credentials(&sandbox, &headers) {
+        return terra_error(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
     }
     let Some(user_id) = q.user_id.filter(|u| !u.is_empty()) else {
         return terra_error(StatusCode::BAD_REQUEST, "user_id is a required query parameter");
     };
-    let user = lock(&sandbox.users).live(&user_id);
-    match user {
-        // As Terra: a user exists from authenticateUser on; is_authenticated says whether the
-        // login finished.
-        Some(user) => Json(json!({
+    let Some(user) = sandbox.users.remove(&user_id) else {
+        return terra_error(StatusCode::NOT_FOUND, "User not found");
+    };
+    if let Some(target) = sandbox.webhook.clone() {
+        let event = json!({
+            "type": "deauth",
+            "user": user,
             "status": "success",
-            "user": { "user_id": user_id, "provider": user.provider, "reference_id": user.reference_id,
-                      "active": user.authenticated.then_some(true) },
-            "is_authenticated": user.authenticated,
-        }))
-        .into_response(),
-        None => terra_error(StatusCode::NOT_FOUND, "User not found"),
+            "message": "User has been deauthenticated",
+        });
+        tokio::spawn(send_webhook(target, event));
     }
+    Json(json!({ "status": "success" })).into_response()
 }
 
 async fn authenticate_user(
@@ -303,7 +393,7 @@ async fn authenticate_user(
     body: axum::body::Bytes,
 ) -> Response {
     if !has_credentials(&sandbox, &headers) {
-        return terra_error(StatusCode::UNAUTHORIZED, "unauthorized: bad or missing dev-id / x-api-key");
+        return terra_error(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
     }
     let resource = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "resource")
@@ -349,13 +439,7 @@ async fn authenticate_user(
 
 /// Records a pending login and its not-yet-authenticated user.
 fn start_login(sandbox: &Sandbox, session: String, pending: Pending) {
-    let user = User {
-        provider: pending.resource.clone(),
-        reference_id: pending.reference_id.clone(),
-        authenticated: false,
-        expires: Instant::now() + USER_TTL,
-    };
-    lock(&sandbox.users).insert(pending.user_id.clone(), user);
+    sandbox.users.create(&pending.user_id, &pending.resource, pending.reference_id.as_deref());
     lock(&sandbox.sessions).insert(session, pending);
 }
 
@@ -369,7 +453,7 @@ struct ConsentQuery {
 /// without `providers` every provider is offered (Terra: the dashboard's providers).
 async fn widget_session(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if !has_credentials(&sandbox, &headers) {
-        return terra_error(StatusCode::FORBIDDEN, "unauthorized: bad or missing dev-id / x-api-key");
+        return terra_error(StatusCode::FORBIDDEN, UNAUTHORIZED);
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return terra_error(StatusCode::BAD_REQUEST, "body must be a JSON object");
@@ -475,14 +559,9 @@ async fn decide(
         return (StatusCode::NOT_FOUND, pages::message("Unknown or finished session")).into_response();
     };
     let allow = decision.decision == "allow";
-    if allow {
-        if let Some(user) = lock(&sandbox.users).map.get_mut(&p.user_id) {
-            user.authenticated = true;
-            user.expires = Instant::now() + USER_TTL;
-        }
-    }
+    let user = if allow { sandbox.users.authenticate(&p.user_id, sandbox.webhook.is_some()) } else { None };
     if let Some(target) = sandbox.webhook.clone() {
-        tokio::spawn(send_webhook(target, auth_event(&p, allow)));
+        tokio::spawn(send_webhook(target, auth_event(&p, allow, user)));
     }
     let target = if allow { &p.success_url } else { &p.failure_url };
     let Some(target) = target.as_deref().and_then(|t| url::Url::parse(t).ok()) else {
@@ -501,15 +580,14 @@ async fn decide(
     Redirect::to(target.as_str()).into_response()
 }
 
-/// The event Terra sends when the person allows or denies.
-fn auth_event(p: &Pending, allow: bool) -> Value {
+/// The event Terra sends when the person allows or denies; `user` is the user's object once
+/// authenticated (absent when the sandbox already forgot the user).
+fn auth_event(p: &Pending, allow: bool, user: Option<Value>) -> Value {
     if allow {
-        json!({
-            "type": "auth",
-            "status": "success",
-            "reference_id": p.reference_id,
-            "user": { "user_id": p.user_id, "provider": p.resource, "reference_id": p.reference_id, "active": true },
-        })
+        let user = user.unwrap_or_else(
+            || json!({ "user_id": p.user_id, "provider": p.resource, "reference_id": p.reference_id, "active": true }),
+        );
+        json!({ "type": "auth", "status": "success", "reference_id": p.reference_id, "user": user })
     } else {
         json!({ "type": "auth_cancelled", "status": "error", "reason": "user_denied", "reference_id": p.reference_id })
     }
@@ -558,8 +636,10 @@ mod tests {
         for i in 0..100 {
             map.insert(format!("old{i}"), Entry(past));
         }
-        // Expired entries at the old end are dropped by the next insert.
-        map.insert("new".into(), Entry(future));
+        // Expired entries at the old end are dropped by the next insert, which names them.
+        let dropped = map.insert("new".into(), Entry(future));
+        // (Each `old` insert already dropped the expired one before it.)
+        assert_eq!(dropped.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["old99"]);
         assert_eq!(map.len(), 1);
         assert!(map.live("new").is_some() && map.live("old0").is_none());
         // A flood of live entries: never more than MAX_ENTRIES; the oldest go first.

@@ -1,6 +1,14 @@
 //! A stand-in for Terra on loopback that behaves as TERRA_API.md says, with switches for the
 //! cases the tests need: userInfo's `is_authenticated` / `active`, either widget path missing,
 //! a 401 that echoes the credentials, a huge answer, and a forward target that fails first.
+//!
+//! Its users: `u-1` (OURA, reference id `alice`, with the `is_authenticated` / `active` of
+//! the behaviour) and [`Behaviour::users`]. `GET /userInfo?user_id=` answers one of them
+//! (404 unknown), `GET /userInfo?reference_id=` a bare array of that reference id's users
+//! (plus [`Behaviour::list_extra`], as a misbehaving Terra would), `DELETE
+//! /auth/deauthenticateUser?user_id=` removes one (200 `{"status":"success"}`, 404 unknown),
+//! and `GET /integrations/detailed` answers [`Behaviour::catalogue`] with the credentials and
+//! [`general_catalogue`] without a `dev-id`. Every request is recorded.
 
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +51,43 @@ pub struct Behaviour {
     pub huge: Option<usize>,
     /// The forward target answers 500 this many times first.
     pub forward_failures: usize,
+    /// More users (Terra's user objects, each with `user_id` and `reference_id`); `is_authenticated`
+    /// is `true` for those whose `active` is `true`.
+    pub users: Vec<Value>,
+    /// Appended to every `userInfo?reference_id=` answer (entries a correct Terra would not send).
+    pub list_extra: Vec<Value>,
+    /// `userInfo?reference_id=` answers 404 instead of an empty array.
+    pub list_404_when_empty: bool,
+    /// `userInfo?reference_id=` answers this many users of the asked reference id instead.
+    pub list_many: Option<usize>,
+    /// `deauthenticateUser` answers this status (with an error body) instead.
+    pub deauth_status: Option<u16>,
+    /// `deauthenticateUser` waits this long first.
+    pub deauth_delay: Option<std::time::Duration>,
+    /// The account's `integrations/detailed` providers (with the credentials); `None`: [`account_catalogue`].
+    pub catalogue: Option<Value>,
+    /// `integrations/detailed` answers 500.
+    pub catalogue_fails: bool,
+}
+
+/// The account's providers (`integrations/detailed` with the credentials), as Terra shapes them.
+pub fn account_catalogue() -> Value {
+    json!([
+        {"provider":"OURA","name":"Oura","icon":"https://cdn.example/oura.webp","setup":"...","enabled":true,
+         "types":{"activity":true,"sleep":true}},
+        {"provider":"GARMIN","name":"Garmin","icon":"https://cdn.example/garmin.webp","enabled":false},
+        {"provider":"FITBIT","name":"Fitbit","icon":"javascript:alert(1)","enabled":true},
+        {"provider":"WITHINGS","icon":"http://cdn.example/withings.png"},
+        {"provider":"not a name!","name":"Broken","enabled":true}
+    ])
+}
+
+/// Every provider (`integrations/detailed` without a `dev-id`): the account's and more.
+pub fn general_catalogue() -> Value {
+    let mut all = account_catalogue().as_array().unwrap().clone();
+    all.push(json!({"provider":"STRAVA","name":"Strava","icon":"https://cdn.example/strava.webp","enabled":true}));
+    all.push(json!({"provider":"GARMIN","name":"Garmin","enabled":true}));
+    Value::Array(all)
 }
 
 #[derive(Clone)]
@@ -50,6 +95,8 @@ struct Shared {
     behaviour: Behaviour,
     log: Arc<Mutex<Vec<Received>>>,
     failures_left: Arc<Mutex<usize>>,
+    /// Every user: (user object, is_authenticated).
+    users: Arc<Mutex<Vec<(Value, Value)>>>,
 }
 
 /// A running stand-in.
@@ -74,6 +121,36 @@ impl StandIn {
     pub fn to(&self, path: &str) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.path == path).collect()
     }
+
+    /// Requests to `{base}/auth/deauthenticateUser`.
+    pub fn deauths(&self) -> Vec<Received> {
+        self.to("/api/v2/auth/deauthenticateUser")
+    }
+
+    /// Forgets what it received.
+    pub fn clear(&self) {
+        self.log.lock().unwrap().clear();
+    }
+}
+
+impl Received {
+    /// The decoded value of query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// Whether it carried the proxy's credentials.
+    pub fn has_credentials(&self) -> bool {
+        credentials_ok(&self.headers)
+    }
+}
+
+/// A user object as Terra has it.
+pub fn user(user_id: &str, provider: &str, reference_id: &str, active: Value) -> Value {
+    json!({"user_id": user_id, "provider": provider, "reference_id": reference_id, "active": active,
+           "created_at": "2026-11-30T10:00:00Z", "last_webhook_update": null, "scopes": "activity:read,sleep:read"})
 }
 
 fn credentials_ok(headers: &HeaderMap) -> bool {
@@ -98,6 +175,10 @@ async fn answer(State(shared): State<Shared>, method: Method, uri: Uri, headers:
             return json(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "down"}));
         }
         return json(StatusCode::OK, json!({"ok": true}));
+    }
+    if path == "/api/v2/integrations/detailed" && !headers.contains_key("dev-id") && !b.echo_401 {
+        // Terra's general list, for a caller without credentials.
+        return json(StatusCode::OK, json!({"status":"success","providers": general_catalogue()}));
     }
     if b.echo_401 {
         return json(
@@ -137,11 +218,35 @@ async fn answer(State(shared): State<Shared>, method: Method, uri: Uri, headers:
                 json!({"status":"success","user_id":"u-1","auth_url":"https://provider.example/login"}),
             )
         }
-        "/api/v2/userInfo" => json(
-            StatusCode::OK,
-            json!({"status":"success","is_authenticated": b.is_authenticated,
-                   "user":{"user_id":"u-1","provider":"OURA","reference_id":"alice","active": b.active}}),
-        ),
+        "/api/v2/userInfo" => user_info(&shared, uri.query()),
+        "/api/v2/auth/deauthenticateUser" if method == Method::DELETE => {
+            if let Some(delay) = b.deauth_delay {
+                tokio::time::sleep(delay).await;
+            }
+            if let Some(status) = b.deauth_status {
+                let status = StatusCode::from_u16(status).unwrap();
+                return json(status, json!({"status":"error","message":"deauthentication failed"}));
+            }
+            let Some(user_id) = param(uri.query(), "user_id") else {
+                return json(StatusCode::BAD_REQUEST, json!({"status":"error","message":"user_id is required"}));
+            };
+            let mut users = shared.users.lock().unwrap();
+            let before = users.len();
+            users.retain(|(u, _)| u["user_id"] != user_id.as_str());
+            if users.len() == before {
+                return json(StatusCode::NOT_FOUND, json!({"status":"error","message":"user not found"}));
+            }
+            json(StatusCode::OK, json!({"status":"success"}))
+        }
+        "/api/v2/integrations/detailed" => {
+            if b.catalogue_fails {
+                return json(StatusCode::INTERNAL_SERVER_ERROR, json!({"status":"error","message":"down"}));
+            }
+            json(
+                StatusCode::OK,
+                json!({"status":"success","providers": b.catalogue.clone().unwrap_or_else(account_catalogue)}),
+            )
+        }
         "/api/widget/session" if b.docs_widget_path_missing => {
             json(StatusCode::NOT_FOUND, json!({"status":"error","message":"Not Found"}))
         }
@@ -152,6 +257,40 @@ async fn answer(State(shared): State<Shared>, method: Method, uri: Uri, headers:
         ),
         _ => json(StatusCode::NOT_FOUND, json!({"status":"error","message":"Not Found"})),
     }
+}
+
+fn param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `GET /userInfo?user_id=` (one user, 404 unknown) or `?reference_id=` (a bare array).
+fn user_info(shared: &Shared, query: Option<&str>) -> Response {
+    let b = &shared.behaviour;
+    let json = |status: StatusCode, v: Value| (status, axum::Json(v)).into_response();
+    let users = shared.users.lock().unwrap();
+    if let Some(user_id) = param(query, "user_id") {
+        return match users.iter().find(|(u, _)| u["user_id"] == user_id.as_str()) {
+            Some((user, is_authenticated)) => {
+                json(StatusCode::OK, json!({"status":"success","is_authenticated": is_authenticated, "user": user}))
+            }
+            None => json(StatusCode::NOT_FOUND, json!({"status":"error","message":"user not found"})),
+        };
+    }
+    let Some(reference_id) = param(query, "reference_id") else {
+        return json(StatusCode::BAD_REQUEST, json!({"status":"error","message":"user_id or reference_id required"}));
+    };
+    if let Some(count) = b.list_many {
+        let many: Vec<Value> =
+            (0..count).map(|i| user(&format!("many-{i:06}"), "OURA", &reference_id, Value::Bool(true))).collect();
+        return json(StatusCode::OK, Value::Array(many));
+    }
+    let mut listed: Vec<Value> =
+        users.iter().filter(|(u, _)| u["reference_id"] == reference_id.as_str()).map(|(u, _)| u.clone()).collect();
+    if listed.is_empty() && b.list_404_when_empty {
+        return json(StatusCode::NOT_FOUND, json!({"status":"error","message":"no users"}));
+    }
+    listed.extend(b.list_extra.iter().cloned());
+    json(StatusCode::OK, Value::Array(listed))
 }
 
 /// A body of `count` copies of `chunk`, produced as it is read.
@@ -176,8 +315,17 @@ fn tokio_stream(
 /// Starts a stand-in with `behaviour`.
 pub async fn start(behaviour: Behaviour) -> StandIn {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let shared =
-        Shared { failures_left: Arc::new(Mutex::new(behaviour.forward_failures)), behaviour, log: log.clone() };
+    let mut users = vec![(
+        json!({"user_id":"u-1","provider":"OURA","reference_id":"alice","active": behaviour.active}),
+        behaviour.is_authenticated.clone(),
+    )];
+    users.extend(behaviour.users.iter().map(|u| (u.clone(), Value::Bool(u["active"] == true))));
+    let shared = Shared {
+        failures_left: Arc::new(Mutex::new(behaviour.forward_failures)),
+        behaviour,
+        log: log.clone(),
+        users: Arc::new(Mutex::new(users)),
+    };
     let app = Router::new().fallback(answer).with_state(shared);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
