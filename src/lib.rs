@@ -83,7 +83,9 @@ pub fn list_connections(
 /// user id) before any request, `network`, `proxy_error` (status 404 when the user is unknown
 /// or not the owner's), `invalid_response` or `aborted`.
 #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-pub fn disconnect(#[wasm_bindgen(unchecked_param_type = "DisconnectOptions")] options: &JsManageOptions) -> js_sys::Promise {
+pub fn disconnect(
+    #[wasm_bindgen(unchecked_param_type = "DisconnectOptions")] options: &JsManageOptions,
+) -> js_sys::Promise {
     manage(options, Call::Disconnect)
 }
 

@@ -134,8 +134,11 @@ pub const CONNECTION: [Field; 7] = [
 ];
 
 /// A `Provider`, field by field, in the order JavaScript sees them.
-pub const PROVIDER: [Field; 3] =
-    [field("resource", "resource", Kind::Provider), field("name", "name", Kind::Name), field("icon", "icon", Kind::Url)];
+pub const PROVIDER: [Field; 3] = [
+    field("resource", "resource", Kind::Provider),
+    field("name", "name", Kind::Name),
+    field("icon", "icon", Kind::Url),
+];
 
 /// What goes under a field's JavaScript name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,11 +194,17 @@ mod tests {
     #[test]
     fn builds_each_route() {
         let list = raw("/api/terra/", Some("user 42&x"), None).validate(Call::ListConnections).unwrap();
-        assert_eq!(list, ManageRequest { method: Method::Get, url: "/api/terra/connections?reference_id=user%2042%26x".into() });
+        assert_eq!(
+            list,
+            ManageRequest { method: Method::Get, url: "/api/terra/connections?reference_id=user%2042%26x".into() }
+        );
         let mine = raw("https://app.example/api/terra", None, None).validate(Call::ListConnections).unwrap();
         assert_eq!(mine.url, "https://app.example/api/terra/connections");
         let delete = raw("/p", Some("r"), Some("ae53-1_x")).validate(Call::Disconnect).unwrap();
-        assert_eq!(delete, ManageRequest { method: Method::Delete, url: "/p/connections/ae53-1_x?reference_id=r".into() });
+        assert_eq!(
+            delete,
+            ManageRequest { method: Method::Delete, url: "/p/connections/ae53-1_x?reference_id=r".into() }
+        );
         let providers = raw("/p", None, None).validate(Call::ListProviders).unwrap();
         assert_eq!(providers, ManageRequest { method: Method::Get, url: "/p/providers".into() });
     }

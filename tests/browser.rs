@@ -536,7 +536,8 @@ async fn resolved(promise: js_sys::Promise) -> JsValue {
 
 /// The connections `listConnections()` gives for `reference_id`, as (userId, provider) pairs.
 async fn listed(reference_id: &str) -> Vec<(String, String)> {
-    let list = resolved(list_connections(&manage_options(&[("proxyUrl", s(&api())), ("referenceId", s(reference_id))]))).await;
+    let list =
+        resolved(list_connections(&manage_options(&[("proxyUrl", s(&api())), ("referenceId", s(reference_id))]))).await;
     let list: js_sys::Array = list.dyn_into().expect("an array");
     list.iter().map(|c| (get(&c, "userId").as_string().unwrap(), get(&c, "provider").as_string().unwrap())).collect()
 }
@@ -586,7 +587,8 @@ async fn connections_are_listed_per_owner_and_disconnected() {
     expected.sort();
     assert_eq!(both, expected);
     // Every field of a Connection, as declared.
-    let list = resolved(list_connections(&manage_options(&[("proxyUrl", s(&api())), ("referenceId", s(&owner))]))).await;
+    let list =
+        resolved(list_connections(&manage_options(&[("proxyUrl", s(&api())), ("referenceId", s(&owner))]))).await;
     let first = js_sys::Array::from(&list).get(0);
     assert_eq!(get(&first, "referenceId"), s(&owner));
     assert_eq!(get(&first, "active"), JsValue::TRUE);
@@ -642,7 +644,11 @@ async fn management_options_are_checked_before_any_request() {
         (JsValue::from(7), "userId must be a string"),
     ];
     for (user_id, message) in user_cases {
-        let error = rejects_with(disconnect(&manage_options(&[("proxyUrl", s(&dead)), ("userId", user_id)])), "invalid_argument").await;
+        let error = rejects_with(
+            disconnect(&manage_options(&[("proxyUrl", s(&dead)), ("userId", user_id)])),
+            "invalid_argument",
+        )
+        .await;
         let text = get(&error, "message").as_string().unwrap();
         assert!(text.starts_with(message), "{message}: {text}");
     }
@@ -684,6 +690,28 @@ async fn management_answers_that_break_the_contract_are_typed_errors() {
         let text = get(&error, "message").as_string().unwrap();
         let request = request.replace("{}", &format!("{FAULTS}/{mode}"));
         assert!(text.ends_with(&format!("({request})")), "{mode}: {text}");
+    }
+    // Odd optional fields are normalised: only the declared keys, null for what is not a
+    // string, false for an `active` that is not true, no icon that is not an http(s) URL, and
+    // the resource as the name when Terra gives none.
+    let connections = resolved(call("odd-entries", 0)).await;
+    let first = js_sys::Array::from(&connections).get(0);
+    let keys = js_sys::Object::keys(first.unchecked_ref::<Object>())
+        .iter()
+        .map(|k| k.as_string().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(keys, ["userId", "provider", "referenceId", "active", "createdAt", "lastWebhookUpdate", "scopes"]);
+    assert_eq!((get(&first, "userId"), get(&first, "provider")), (s("u-1"), s("OURA")));
+    assert_eq!(
+        (get(&first, "active"), get(&first, "createdAt"), get(&first, "referenceId")),
+        (JsValue::FALSE, JsValue::NULL, JsValue::NULL)
+    );
+    assert_eq!(get(&first, "scopes"), s("a,b"));
+    let providers = js_sys::Array::from(&resolved(call("odd-entries", 2)).await);
+    assert_eq!(providers.length(), 2);
+    for (i, name) in [(0, "FITBIT"), (1, "OURA")] {
+        let p = providers.get(i);
+        assert_eq!((get(&p, "name"), get(&p, "icon")), (s(name), JsValue::NULL), "{i}");
     }
     // Any 2xx is a finished disconnect, with or without a body.
     assert_eq!(resolved(call("disconnected", 1)).await, JsValue::UNDEFINED);

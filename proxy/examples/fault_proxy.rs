@@ -27,6 +27,13 @@ async fn answer(Path(mode): Path<String>) -> Response {
             r#"{"connections":[{"user_id":"../admin","provider":"FITBIT","active":true}],"providers":[{"name":"Fitbit"}]}"#,
         )
         .into_response(),
+        // Entries within the contract whose optional fields are odd: what the client normalises.
+        "odd-entries" => json(
+            StatusCode::OK,
+            r#"{"connections":[{"user_id":"u-1","provider":"OURA","active":"yes","created_at":5,"scopes":"a,b","extra":1}],
+               "providers":[{"resource":"FITBIT","name":"","icon":"javascript:alert(1)"},{"resource":"OURA","icon":"/oura.svg"}]}"#,
+        )
+        .into_response(),
         "not-a-list" => json(StatusCode::OK, r#"{"connections":{"user_id":"u"},"providers":"FITBIT"}"#).into_response(),
         "disconnected" => json(StatusCode::OK, r#"{"status":"success"}"#).into_response(),
         "slow" => {

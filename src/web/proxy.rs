@@ -12,7 +12,12 @@ use crate::wire::Method;
 /// Sends one request (a JSON `POST` of `body`; a `GET` or `DELETE` without one) and returns
 /// the status and the body text. A failure is `aborted` when `signal` fired, `network`
 /// otherwise (its message names the request).
-pub async fn send(method: Method, url: &str, body: Option<String>, signal: Option<AbortSignal>) -> Result<(u16, String)> {
+pub async fn send(
+    method: Method,
+    url: &str,
+    body: Option<String>,
+    signal: Option<AbortSignal>,
+) -> Result<(u16, String)> {
     let failed = |what: &str| match signal.as_ref().is_some_and(AbortSignal::aborted) {
         true => Error::new(ErrorCode::Aborted, "the signal aborted the request"),
         false => {
@@ -43,7 +48,13 @@ pub type Reader = fn(u16, &str) -> Result<JsValue>;
 /// A one-request call (`createSession()`, `listConnections()`, …): sends the request and
 /// settles the promise with what `read` makes of the answer; every error names the request.
 /// One future for all of them, so the wasm holds its state machine once.
-pub fn promise(method: Method, url: String, body: Option<String>, signal: Option<AbortSignal>, read: Reader) -> Promise {
+pub fn promise(
+    method: Method,
+    url: String,
+    body: Option<String>,
+    signal: Option<AbortSignal>,
+    read: Reader,
+) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         let to_js = crate::web::values::to_js_error;
         let (status, text) = send(method, &url, body, signal).await.map_err(to_js)?;
