@@ -420,17 +420,25 @@ test('the development entry warns about an unknown option with a "did you mean";
     createSession: declared('SessionOptions'),
     connect: [...declared('SessionOptions'), ...declared('ConnectCommon'), 'providers'],
     completeRedirect: declared('CompleteOptions'),
+    listConnections: declared('ListConnectionsOptions'),
+    disconnect: declared('DisconnectOptions'),
+    listProviders: declared('ListProvidersOptions'),
   };
   assert.ok(keys.connect.includes('timeoutMs') && keys.completeRedirect.includes('closeTab'), JSON.stringify(keys));
+  assert.ok(keys.disconnect.includes('userId') && keys.listProviders.length === 2, JSON.stringify(keys));
   ({ context, page } = await dxPage('?entry=dev'));
   warnings = await page.evaluate(async (keys) => {
     const every = (names) => Object.fromEntries(names.map((k) => [k, k === 'signal' ? AbortSignal.abort() : undefined]));
     await window.tc.createSession(every(keys.createSession)).catch(() => {});
     await window.tc.connect(every(keys.connect)).catch(() => {});
     try { window.tc.completeRedirect(every(keys.completeRedirect)); } catch {}
+    for (const fn of ['listConnections', 'disconnect', 'listProviders']) await window.tc[fn](every(keys[fn])).catch(() => {});
+    // …and an unknown one is reported for these calls too.
+    await window.tc.disconnect({ proxyUrl: '/api/terra', userID: 'u-1', signal: AbortSignal.abort() }).catch(() => {});
     return window.warnings;
   }, keys);
-  assert.deepEqual(warnings, []);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /disconnect\(\) ignores the unknown option "userID" \(did you mean "userId"\?\)/);
   await context.close();
 
   ({ context, page } = await dxPage());
