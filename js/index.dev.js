@@ -14,6 +14,9 @@ const KNOWN = {
   createSession: SESSION,
   connect: [...SESSION, 'providers', 'mode', 'fallback', 'timeoutMs', 'rejectOnTabClose', 'onTabClosed', 'verify'],
   completeRedirect: ['href', 'closeTab'],
+  listConnections: ['proxyUrl', 'referenceId', 'signal'],
+  disconnect: ['proxyUrl', 'userId', 'referenceId', 'signal'],
+  listProviders: ['proxyUrl', 'signal'],
 };
 
 /** Levenshtein distance of `a` and `b`. */
@@ -71,6 +74,24 @@ export function connect(options) {
 export function completeRedirect(options) {
   warnUnknown('completeRedirect', options);
   return wasm.completeRedirect(options);
+}
+
+/** listConnections(), after the development check of its options. */
+export function listConnections(options) {
+  warnUnknown('listConnections', options);
+  return wasm.listConnections(options);
+}
+
+/** disconnect(), after the development check of its options. */
+export function disconnect(options) {
+  warnUnknown('disconnect', options);
+  return wasm.disconnect(options);
+}
+
+/** listProviders(), after the development check of its options. */
+export function listProviders(options) {
+  warnUnknown('listProviders', options);
+  return wasm.listProviders(options);
 }
 
 export { parseRedirect } from './terra_connect.js';

@@ -5,5 +5,13 @@ import init from './terra_connect.js';
 
 await init();
 
-export { createSession, connect, completeRedirect, parseRedirect } from './terra_connect.js';
+export {
+  createSession,
+  connect,
+  completeRedirect,
+  parseRedirect,
+  listConnections,
+  disconnect,
+  listProviders,
+} from './terra_connect.js';
 export { TerraConnectError } from '__ERROR_MODULE__';

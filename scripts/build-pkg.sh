@@ -20,7 +20,7 @@ export RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=n
   --remap-path-prefix=$ROOT=/terra-connect --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rust"
 # Its own target dir: the std built here must not mix with the stable builds of the tests.
 cargo +nightly build --quiet --locked --target wasm32-unknown-unknown --profile wasm-release -p terra-connect \
-  --features allocator -Zbuild-std=std,panic_abort --target-dir target/pkg
+  --features allocator -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size --target-dir target/pkg
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name terra_connect \
   target/pkg/wasm32-unknown-unknown/wasm-release/terra_connect.wasm

@@ -21,7 +21,7 @@
 //!
 //! README.md has the whole story: the flow, the options, the error codes, the proxy contract.
 //!
-//! Layout: the pure modules ([`options`], [`wire`], [`redirect`], [`state`], [`url`], [`error`]) hold
+//! Layout: the pure modules ([`options`], [`wire`], [`manage`], [`redirect`], [`state`], [`url`], [`error`]) hold
 //! every decision and are tested natively; [`web`] is the thin browser layer (gloo-net requests,
 //! the async flow, serde-wasm-bindgen at the boundary); the facts the proxy shares live in the
 //! `terra-connect-protocol` crate; this file holds only the `#[wasm_bindgen]` exports.
@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod manage;
 pub mod options;
 pub mod redirect;
 pub mod state;
@@ -43,14 +44,62 @@ use wasm_bindgen::prelude::*;
 
 #[cfg(all(feature = "allocator", target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+// SAFETY: the module is built without atomics (the cfg above), so it runs on one thread only.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-use crate::web::values::{read_complete, read_flow, read_session, redirect_to_js, to_js_error};
-pub use crate::web::values::{JsCompleteOptions, JsConnectOptions, JsSessionOptions};
+use crate::manage::Call;
+use crate::web::values::{read_complete, read_flow, read_manage, read_session, redirect_to_js, to_js_error};
+pub use crate::web::values::{JsCompleteOptions, JsConnectOptions, JsManageOptions, JsSessionOptions};
 use crate::web::{complete, flow};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_SECTION: &'static str = TS_TYPES;
+
+fn manage(options: &JsManageOptions, call: Call) -> js_sys::Promise {
+    match read_manage(options, call).and_then(|(raw, signal)| Ok((raw.validate(call)?, signal))) {
+        Ok((request, signal)) => web::manage::run(call, request, signal),
+        Err(e) => reject(e),
+    }
+}
+
+/// Lists the person's connected wearables: `GET {proxyUrl}/connections`, whose owner is the
+/// proxy's reference-id hook or `referenceId`.
+///
+/// Resolves with `[{ userId, provider, referenceId, active, createdAt, lastWebhookUpdate,
+/// scopes }]` (`[]` when none); rejects with `invalid_argument` before any request,
+/// `network`, `proxy_error`, `invalid_response` or `aborted`.
+#[wasm_bindgen(js_name = listConnections, unchecked_return_type = "Promise<Connection[]>")]
+pub fn list_connections(
+    #[wasm_bindgen(unchecked_param_type = "ListConnectionsOptions")] options: &JsManageOptions,
+) -> js_sys::Promise {
+    manage(options, Call::ListConnections)
+}
+
+/// Disconnects one wearable: `DELETE {proxyUrl}/connections/{userId}`; Terra revokes the
+/// provider's access.
+///
+/// Resolves with `undefined`; rejects with `invalid_argument` (a `userId` that is not a Terra
+/// user id) before any request, `network`, `proxy_error` (status 404 when the user is unknown
+/// or not the owner's), `invalid_response` or `aborted`.
+#[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+pub fn disconnect(
+    #[wasm_bindgen(unchecked_param_type = "DisconnectOptions")] options: &JsManageOptions,
+) -> js_sys::Promise {
+    manage(options, Call::Disconnect)
+}
+
+/// Lists the providers sessions can be created for (the account's, as the proxy allows them):
+/// `GET {proxyUrl}/providers`.
+///
+/// Resolves with `[{ resource, name, icon }]` in the proxy's order; rejects like
+/// [`list_connections`].
+#[wasm_bindgen(js_name = listProviders, unchecked_return_type = "Promise<Provider[]>")]
+pub fn list_providers(
+    #[wasm_bindgen(unchecked_param_type = "ListProvidersOptions")] options: &JsManageOptions,
+) -> js_sys::Promise {
+    manage(options, Call::ListProviders)
+}
 
 /// The TypeScript declarations of the options and results, as the npm package ships them in
 /// `terra_connect.d.ts` (tests check them against the Rust readers and writers).
@@ -163,6 +212,64 @@ export interface ConnectResult extends RedirectResult {
   userId: string;
   /** true when `verify: true` and the proxy confirmed the user id. */
   verified?: true;
+}
+/** Options of {@link listConnections}. */
+export interface ListConnectionsOptions {
+  /** Where the proxy is mounted, as for createSession(). */
+  proxyUrl: string;
+  /** Whose connections: the app's id for its user. A proxy with a reference-id hook decides
+   *  that itself from the request (its sign-in), and this is not needed. */
+  referenceId?: string;
+  /** Aborts the request ("aborted"). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link disconnect}. */
+export interface DisconnectOptions {
+  /** Where the proxy is mounted, as for createSession(). */
+  proxyUrl: string;
+  /** Terra's id for the user: a {@link Connection}'s `userId`. */
+  userId: string;
+  /** Whose connection it is, as for listConnections(). */
+  referenceId?: string;
+  /** Aborts the request ("aborted"); the proxy may still have disconnected it. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link listProviders}. */
+export interface ListProvidersOptions {
+  /** Where the proxy is mounted, as for createSession(). */
+  proxyUrl: string;
+  /** Aborts the request ("aborted"). */
+  signal?: AbortSignal;
+}
+
+/** A connected wearable, as {@link listConnections} lists it. */
+export interface Connection {
+  /** Terra's id for the user, what disconnect() takes. */
+  userId: string;
+  /** The provider, e.g. "FITBIT". */
+  provider: TerraProvider;
+  /** The app's id for its user. */
+  referenceId: string | null;
+  /** Terra holds a working authorisation (the proxy lists only active ones). */
+  active: boolean;
+  /** When it was connected (Terra's timestamp). */
+  createdAt: string | null;
+  /** When Terra last received data for it. */
+  lastWebhookUpdate: string | null;
+  /** The scopes the person granted, as Terra spells them. */
+  scopes: string | null;
+}
+
+/** A provider sessions can be created for, as {@link listProviders} lists it. */
+export interface Provider {
+  /** Terra's name, what connect({ resource }) takes, e.g. "FITBIT". */
+  resource: TerraProvider;
+  /** Its display name, e.g. "Fitbit". */
+  name: string;
+  /** An absolute http(s) URL of its icon. */
+  icon: string | null;
 }
 "#;
 
@@ -312,5 +419,21 @@ mod typescript_agrees {
             let raw = options::RawFlowOptions { verify: Some(value.into()), ..Default::default() };
             assert_eq!(raw.validate().unwrap().verify, Some(expected));
         }
+    }
+
+    #[test]
+    fn management_calls_read_and_answer_what_is_declared() {
+        let reads = |call: Call| {
+            let mut keys: BTreeSet<String> = set(JsManageOptions::KEYS);
+            keys.retain(|k| call.reads(k));
+            keys
+        };
+        assert_eq!(declared("ListConnectionsOptions"), reads(Call::ListConnections));
+        assert_eq!(declared("DisconnectOptions"), reads(Call::Disconnect));
+        assert_eq!(declared("DisconnectOptions"), set(JsManageOptions::KEYS));
+        assert_eq!(declared("ListProvidersOptions"), reads(Call::ListProviders));
+        let js_names = |fields: &[manage::Field]| fields.iter().map(|f| f.js.to_owned()).collect::<BTreeSet<_>>();
+        assert_eq!(js_names(&manage::CONNECTION), declared("Connection"));
+        assert_eq!(js_names(&manage::PROVIDER), declared("Provider"));
     }
 }

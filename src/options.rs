@@ -209,7 +209,8 @@ impl RawOptions {
     }
 }
 
-fn proxy_url(value: Option<String>) -> Result<String> {
+/// Checks `proxyUrl` and returns it without trailing slashes.
+pub(crate) fn proxy_url(value: Option<String>) -> Result<String> {
     let value = value.ok_or_else(|| Error::invalid("proxyUrl", "is required"))?;
     let trimmed = &value[..value.bytes().rposition(|b| b != b'/').map_or(0, |last| last + 1)];
     let is_path = value.starts_with('/') && !value.starts_with("//");
@@ -256,7 +257,8 @@ pub fn resource(value: Option<String>) -> Result<String> {
     Ok(value.to_ascii_uppercase())
 }
 
-fn non_empty(name: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+/// An optional string option: absent, or 1 to `max` bytes.
+pub(crate) fn non_empty(name: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
     match value {
         Some(v) if v.is_empty() => Err(Error::invalid(name, "must not be empty (leave it out instead)")),
         Some(v) if v.len() > max => Err(Error::invalid(name, "is too long")),

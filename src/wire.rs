@@ -9,6 +9,28 @@ use crate::redirect::{self, Outcome};
 use crate::url;
 use terra_connect_protocol::{body, code};
 
+/// The HTTP method of a request to the proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`: lookups and lists.
+    Get,
+    /// `POST` with a JSON body: sessions.
+    Post,
+    /// `DELETE`: `disconnect()`.
+    Delete,
+}
+
+impl Method {
+    /// `"GET"`, `"POST"` or `"DELETE"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
 /// A login session Terra created: the user id it reserved and the page to send the person to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
@@ -187,7 +209,7 @@ pub fn interpret(http_status: u16, fields: Option<ResponseFields>) -> Result<Ses
 }
 
 /// The fields of a 2xx JSON answer; any other answer as the error it means.
-fn successful(http_status: u16, fields: Option<ResponseFields>) -> Result<ResponseFields> {
+pub fn successful(http_status: u16, fields: Option<ResponseFields>) -> Result<ResponseFields> {
     let ok = (200..300).contains(&http_status);
     let Some(fields) = fields else {
         return Err(if ok {

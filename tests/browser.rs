@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 use terra_connect::web::values::TerraConnectError;
-use terra_connect::{create_session, parse_redirect, JsSessionOptions};
+use terra_connect::{create_session, disconnect, list_connections, list_providers, parse_redirect, JsSessionOptions};
 
 /// `connect()` as an app calls it: from JavaScript of its own (a click handler), not from
 /// inside the futures executor that runs this test. (Firefox may run a microtask checkpoint
@@ -517,4 +517,212 @@ async fn connect_fails_at_once_when_storage_refuses_the_pending_record() {
     assert_eq!(get(&error, "code"), s("storage_unavailable"), "{:?}", get(&error, "message"));
     assert!(took < 1000.0);
     assert!(storage::keys_with_prefix(terra_connect::state::PENDING_PREFIX).is_empty());
+}
+
+// Connection management: listConnections(), disconnect(), listProviders().
+
+fn manage_options(pairs: &[(&str, JsValue)]) -> terra_connect::JsManageOptions {
+    options(pairs).unchecked_into()
+}
+
+/// A reference id no other test (or earlier run against the same proxy) has used.
+fn fresh_reference_id(what: &str) -> String {
+    format!("wasm-{what}-{}", (js_sys::Math::random() * 1e15) as u64)
+}
+
+async fn resolved(promise: js_sys::Promise) -> JsValue {
+    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {:?}", get(&e, "message")))
+}
+
+/// The connections `listConnections()` gives for `reference_id`, as (userId, provider) pairs.
+async fn listed(reference_id: &str) -> Vec<(String, String)> {
+    let list =
+        resolved(list_connections(&manage_options(&[("proxyUrl", s(&api())), ("referenceId", s(reference_id))]))).await;
+    let list: js_sys::Array = list.dyn_into().expect("an array");
+    list.iter().map(|c| (get(&c, "userId").as_string().unwrap(), get(&c, "provider").as_string().unwrap())).collect()
+}
+
+/// Creates a session for `reference_id` and presses Allow on the sandbox's consent page (the
+/// form post the page's button sends); returns the user id. The post is cross-origin
+/// `no-cors`: the sandbox acts on it, but the browser may turn its opaque HTML answer into a
+/// network error (Chromium's opaque-response blocking), so only its effect is checked, by the
+/// listings that follow.
+async fn connected_user(resource: &str, reference_id: &str) -> String {
+    let opts = options(&[("proxyUrl", s(&api())), ("resource", s(resource)), ("referenceId", s(reference_id))]);
+    let session = resolved(create_session(&opts)).await;
+    let auth_url = get(&session, "authUrl").as_string().unwrap();
+    let _ = gloo_net::http::Request::post(&auth_url)
+        .mode(web_sys::RequestMode::NoCors)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("decision=allow")
+        .unwrap()
+        .send()
+        .await;
+    get(&session, "userId").as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn list_providers_gives_the_sandboxs_catalogue_with_names_and_icons() {
+    let list = resolved(list_providers(&manage_options(&[("proxyUrl", s(&api()))]))).await;
+    let list: js_sys::Array = list.dyn_into().expect("an array");
+    assert!(list.length() >= 10, "{}", list.length());
+    let fitbit = list.iter().find(|p| get(p, "resource") == s("FITBIT")).expect("FITBIT is offered");
+    assert_eq!(get(&fitbit, "name"), s("Fitbit"));
+    let icon = get(&fitbit, "icon").as_string().expect("an icon URL");
+    assert!(icon.starts_with("http://127.0.0.1:") && icon.ends_with("/icons/FITBIT.svg"), "{icon}");
+    let keys = js_sys::Object::keys(fitbit.unchecked_ref::<Object>());
+    assert_eq!(keys.iter().map(|k| k.as_string().unwrap()).collect::<Vec<_>>(), ["resource", "name", "icon"]);
+}
+
+#[wasm_bindgen_test]
+async fn connections_are_listed_per_owner_and_disconnected() {
+    let owner = fresh_reference_id("owner");
+    let stranger = fresh_reference_id("stranger");
+    assert_eq!(listed(&owner).await, []);
+    let fitbit = connected_user("FITBIT", &owner).await;
+    let garmin = connected_user("garmin", &owner).await;
+    let mut both = listed(&owner).await;
+    both.sort();
+    let mut expected = vec![(fitbit.clone(), "FITBIT".to_owned()), (garmin.clone(), "GARMIN".to_owned())];
+    expected.sort();
+    assert_eq!(both, expected);
+    // Every field of a Connection, as declared.
+    let list =
+        resolved(list_connections(&manage_options(&[("proxyUrl", s(&api())), ("referenceId", s(&owner))]))).await;
+    let first = js_sys::Array::from(&list).get(0);
+    assert_eq!(get(&first, "referenceId"), s(&owner));
+    assert_eq!(get(&first, "active"), JsValue::TRUE);
+    assert!(get(&first, "createdAt").is_string(), "{:?}", get(&first, "createdAt"));
+    for key in ["lastWebhookUpdate", "scopes"] {
+        let value = get(&first, key);
+        assert!(value.is_string() || value.is_null(), "{key}: {value:?}");
+    }
+
+    // A second reference id sees neither and cannot disconnect them: 404, as for an unknown id.
+    assert_eq!(listed(&stranger).await, []);
+    let theirs = manage_options(&[("proxyUrl", s(&api())), ("userId", s(&fitbit)), ("referenceId", s(&stranger))]);
+    let error = rejects_with(disconnect(&theirs), "proxy_error").await;
+    assert_eq!(get(&error, "status"), JsValue::from(404));
+    let message = get(&error, "message").as_string().unwrap();
+    let request = format!("(DELETE {}/connections/{fitbit}?reference_id={stranger} answered 404)", api());
+    assert!(message.ends_with(&request), "{message}");
+    assert_eq!(listed(&owner).await.len(), 2, "nothing was disconnected");
+
+    let mine = manage_options(&[("proxyUrl", s(&api())), ("userId", s(&fitbit)), ("referenceId", s(&owner))]);
+    assert_eq!(resolved(disconnect(&mine)).await, JsValue::UNDEFINED);
+    assert_eq!(listed(&owner).await, [(garmin, "GARMIN".to_owned())]);
+    // Gone: the same call again is the unknown user's 404.
+    assert_eq!(get(&rejects_with(disconnect(&mine), "proxy_error").await, "status"), JsValue::from(404));
+}
+
+#[wasm_bindgen_test]
+async fn management_options_are_checked_before_any_request() {
+    // A closed port: a `network` error would mean a request was made.
+    let dead = format!("http://127.0.0.1:{CLOSED}");
+    let long = "r".repeat(terra_connect::options::MAX_REFERENCE_ID + 1);
+    let cases: Vec<(Vec<(&str, JsValue)>, &str)> = vec![
+        (vec![], "proxyUrl is required"),
+        (vec![("proxyUrl", s("ftp://x"))], "proxyUrl must be"),
+        (vec![("proxyUrl", JsValue::from(1))], "proxyUrl must be a string"),
+        (vec![("proxyUrl", s(&dead)), ("referenceId", s(""))], "referenceId must not be empty"),
+        (vec![("proxyUrl", s(&dead)), ("referenceId", JsValue::from(42))], "referenceId must be a string"),
+        (vec![("proxyUrl", s(&dead)), ("referenceId", s(&long))], "referenceId is too long"),
+        (vec![("proxyUrl", s(&dead)), ("signal", s("stop"))], "signal must be an AbortSignal"),
+    ];
+    for (pairs, message) in &cases {
+        for promise in [list_connections(&manage_options(pairs)), disconnect(&manage_options(pairs))] {
+            let error = rejects_with(promise, "invalid_argument").await;
+            let text = get(&error, "message").as_string().unwrap();
+            assert!(text.starts_with(message), "{message}: {text}");
+        }
+    }
+    let user_cases: Vec<(JsValue, &str)> = vec![
+        (JsValue::UNDEFINED, "userId is required"),
+        (s(""), "userId must be a Terra user id"),
+        (s("../admin"), "userId must be a Terra user id"),
+        (s("a%2Fb"), "userId must be a Terra user id"),
+        (JsValue::from(7), "userId must be a string"),
+    ];
+    for (user_id, message) in user_cases {
+        let error = rejects_with(
+            disconnect(&manage_options(&[("proxyUrl", s(&dead)), ("userId", user_id)])),
+            "invalid_argument",
+        )
+        .await;
+        let text = get(&error, "message").as_string().unwrap();
+        assert!(text.starts_with(message), "{message}: {text}");
+    }
+    // listProviders() takes no referenceId or userId: they are not read, so not refused.
+    let error = rejects_with(list_providers(&manage_options(&[("referenceId", s(""))])), "invalid_argument").await;
+    assert!(get(&error, "message").as_string().unwrap().starts_with("proxyUrl is required"));
+    let not_an_object = JsValue::from_str("/api/terra").unchecked_into();
+    for promise in [list_connections(&not_an_object), disconnect(&not_an_object), list_providers(&not_an_object)] {
+        rejects_with(promise, "invalid_argument").await;
+    }
+    // Well-formed options against the closed port: now a request is made, and it fails.
+    let reachable = manage_options(&[("proxyUrl", s(&dead)), ("userId", s("u-1"))]);
+    for promise in [list_connections(&reachable), disconnect(&reachable), list_providers(&reachable)] {
+        rejects_with(promise, "network").await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn management_answers_that_break_the_contract_are_typed_errors() {
+    let call = |mode: &str, which: usize| {
+        let o = manage_options(&[("proxyUrl", s(&format!("{FAULTS}/{mode}"))), ("userId", s("u-1"))]);
+        [list_connections, disconnect, list_providers][which](&o)
+    };
+    let cases = [
+        // (mode, which call, code, status, request)
+        ("bad-entry", 0, "invalid_response", None, "GET {}/connections answered 200"),
+        ("bad-entry", 2, "invalid_response", None, "GET {}/providers answered 200"),
+        ("not-a-list", 0, "invalid_response", None, "GET {}/connections answered 200"),
+        ("not-a-list", 2, "invalid_response", None, "GET {}/providers answered 200"),
+        ("not-json", 0, "invalid_response", None, "GET {}/connections answered 200"),
+        ("array", 2, "invalid_response", None, "GET {}/providers answered 200"),
+        ("terra-400", 1, "proxy_error", Some(400), "DELETE {}/connections/u-1 answered 400"),
+        ("html-500", 0, "proxy_error", Some(500), "GET {}/connections answered 500"),
+        ("problem", 2, "proxy_error", Some(422), "GET {}/providers answered 422"),
+    ];
+    for (mode, which, code, status, request) in cases {
+        let error = rejects_with(call(mode, which), code).await;
+        assert_eq!(get(&error, "status").as_f64(), status.map(f64::from), "{mode}");
+        let text = get(&error, "message").as_string().unwrap();
+        let request = request.replace("{}", &format!("{FAULTS}/{mode}"));
+        assert!(text.ends_with(&format!("({request})")), "{mode}: {text}");
+    }
+    // Odd optional fields are normalised: only the declared keys, null for what is not a
+    // string, false for an `active` that is not true, no icon that is not an http(s) URL, and
+    // the resource as the name when Terra gives none.
+    let connections = resolved(call("odd-entries", 0)).await;
+    let first = js_sys::Array::from(&connections).get(0);
+    let keys = js_sys::Object::keys(first.unchecked_ref::<Object>())
+        .iter()
+        .map(|k| k.as_string().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(keys, ["userId", "provider", "referenceId", "active", "createdAt", "lastWebhookUpdate", "scopes"]);
+    assert_eq!((get(&first, "userId"), get(&first, "provider")), (s("u-1"), s("OURA")));
+    assert_eq!(
+        (get(&first, "active"), get(&first, "createdAt"), get(&first, "referenceId")),
+        (JsValue::FALSE, JsValue::NULL, JsValue::NULL)
+    );
+    assert_eq!(get(&first, "scopes"), s("a,b"));
+    let providers = js_sys::Array::from(&resolved(call("odd-entries", 2)).await);
+    assert_eq!(providers.length(), 2);
+    for (i, name) in [(0, "FITBIT"), (1, "OURA")] {
+        let p = providers.get(i);
+        assert_eq!((get(&p, "name"), get(&p, "icon")), (s(name), JsValue::NULL), "{i}");
+    }
+    // Any 2xx is a finished disconnect, with or without a body.
+    assert_eq!(resolved(call("disconnected", 1)).await, JsValue::UNDEFINED);
+}
+
+#[wasm_bindgen_test]
+async fn management_calls_abort() {
+    let controller = web_sys::AbortController::new().unwrap();
+    controller.abort();
+    let o = manage_options(&[("proxyUrl", s(&api())), ("userId", s("u-1")), ("signal", controller.signal().into())]);
+    for promise in [list_connections(&o), disconnect(&o), list_providers(&o)] {
+        rejects_with(promise, "aborted").await;
+    }
 }

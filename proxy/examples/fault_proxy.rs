@@ -1,11 +1,13 @@
 //! A deliberately broken stand-in for a proxy, for the browser tests of the client's error
-//! handling: `POST /{mode}/auth/authenticateUser` answers the way `mode` says, with CORS open.
+//! handling: `POST /{mode}/auth/authenticateUser`, `GET /{mode}/connections`,
+//! `DELETE /{mode}/connections/{user_id}` and `GET /{mode}/providers` answer the way `mode`
+//! says, with CORS open.
 //! Listens on the address in its first argument (default 127.0.0.1:0) and prints it.
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 
 async fn answer(Path(mode): Path<String>) -> Response {
@@ -18,6 +20,22 @@ async fn answer(Path(mode): Path<String>) -> Response {
                 .into_response()
         }
         "array" => json(StatusCode::OK, "[1,2]").into_response(),
+        // Lists that break the proxy contract: an entry without a Terra user id / provider name,
+        // and lists that are not arrays.
+        "bad-entry" => json(
+            StatusCode::OK,
+            r#"{"connections":[{"user_id":"../admin","provider":"FITBIT","active":true}],"providers":[{"name":"Fitbit"}]}"#,
+        )
+        .into_response(),
+        // Entries within the contract whose optional fields are odd: what the client normalises.
+        "odd-entries" => json(
+            StatusCode::OK,
+            r#"{"connections":[{"user_id":"u-1","provider":"OURA","active":"yes","created_at":5,"scopes":"a,b","extra":1}],
+               "providers":[{"resource":"FITBIT","name":"","icon":"javascript:alert(1)"},{"resource":"OURA","icon":"/oura.svg"}]}"#,
+        )
+        .into_response(),
+        "not-a-list" => json(StatusCode::OK, r#"{"connections":{"user_id":"u"},"providers":"FITBIT"}"#).into_response(),
+        "disconnected" => json(StatusCode::OK, r#"{"status":"success"}"#).into_response(),
         "slow" => {
             // A valid session, late: keeps connect()'s tab on its own "Connecting…" page.
             tokio::time::sleep(std::time::Duration::from_secs(4)).await;
@@ -38,11 +56,18 @@ async fn answer(Path(mode): Path<String>) -> Response {
     }
 }
 
+async fn answer_for_user(Path((mode, _user_id)): Path<(String, String)>) -> Response {
+    answer(Path(mode)).await
+}
+
 #[tokio::main]
 async fn main() {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
     let app = Router::new()
         .route("/{mode}/auth/authenticateUser", post(answer))
+        .route("/{mode}/connections", get(answer))
+        .route("/{mode}/connections/{user_id}", axum::routing::delete(answer_for_user))
+        .route("/{mode}/providers", get(answer))
         .layer(tower_http::cors::CorsLayer::permissive());
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
     println!("fault proxy listening on http://{}", listener.local_addr().expect("addr"));

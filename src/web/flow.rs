@@ -22,16 +22,13 @@ use crate::web::tab::Tab;
 use crate::web::values::{auth_failed, read_answer, redirect_to_js, session_to_js, to_js_error};
 use crate::web::wait::{Event, Watch};
 use crate::web::{channel, proxy, storage};
-use crate::wire;
+use crate::wire::{self, Method};
 
 /// `createSession()`: one request to the proxy; resolves with `{ userId, authUrl }`.
 pub fn create_session(session: SessionOptions, signal: Option<AbortSignal>) -> Promise {
-    future_to_promise(async move {
-        let body = wire::request_body(&session, None);
-        let url = wire::endpoint(&session);
-        let (status, text) = proxy::send(&url, Some(body), signal).await.map_err(to_js_error)?;
-        let session = wire::interpret(status, read_answer(&text)).map_err(|e| proxy::named(e, true, &url, status));
-        session.map(|s| session_to_js(&s)).map_err(to_js_error)
+    let body = wire::request_body(&session, None);
+    proxy::promise(Method::Post, wire::endpoint(&session), Some(body), signal, |status, text| {
+        wire::interpret(status, read_answer(text)).map(|s| session_to_js(&s))
     })
 }
 
@@ -198,7 +195,7 @@ impl Flow {
     async fn login(&mut self) -> Result<Option<Redirect>, End> {
         let body = wire::request_body(&self.session, Some(&self.state));
         let url = wire::endpoint(&self.session);
-        let mut request = pin!(proxy::send(&url, Some(body), self.signal.clone()));
+        let mut request = pin!(proxy::send(Method::Post, &url, Some(body), self.signal.clone()));
         let (status, text) = loop {
             match self.watch.race(request.as_mut()).await {
                 Ok(answer) => break answer.map_err(|e| End::Fail(e, true))?,
@@ -210,7 +207,7 @@ impl Flow {
             }
         };
         let page = wire::interpret_login(&self.session.target, status, read_answer(&text))
-            .map_err(|e| End::Fail(proxy::named(e, true, &url, status), true))?;
+            .map_err(|e| End::Fail(proxy::named(e, Method::Post, &url, status), true))?;
         match &self.tab {
             Some(tab) if tab.is_closed() => return Err(End::Fail(closed_on_our_page(), false)),
             Some(tab) => tab.navigate(&page),
@@ -284,7 +281,7 @@ impl Flow {
         loop {
             let reference_id = self.session.reference_id.as_deref();
             let url = wire::verification_endpoint(&self.session.proxy_url, how, user_id, reference_id);
-            let mut request = pin!(proxy::send(&url, None, self.signal.clone()));
+            let mut request = pin!(proxy::send(Method::Get, &url, None, self.signal.clone()));
             let answer = loop {
                 match self.watch.race(request.as_mut()).await {
                     Ok(answer) => break answer,
@@ -301,7 +298,7 @@ impl Flow {
                 Ok(()) => return Ok(redirect_to_js(&result, Some(true))),
                 // Terra's signed event has not arrived yet: ask again.
                 Err(e) if how == Verify::Webhook && e.code == ErrorCode::NotVerified => {}
-                Err(e) => return Err(End::Fail(proxy::named(e, false, &url, status), false)),
+                Err(e) => return Err(End::Fail(proxy::named(e, Method::Get, &url, status), false)),
             }
         }
     }

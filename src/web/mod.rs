@@ -1,11 +1,12 @@
 //! The browser glue: the only modules that touch `web-sys`. Each is a thin typed layer over
 //! one browser facility; the decisions live in the pure modules. [`proxy`] sends every request
-//! (gloo-net), [`flow`] is the async `connect()`, [`wait`] the one place that waits for events,
+//! (gloo-net), [`flow`] is the async `connect()`, [`manage`] the connection-management calls, [`wait`] the one place that waits for events,
 //! [`values`] the boundary with JavaScript (typed getters in, serde-wasm-bindgen out).
 
 pub mod channel;
 pub mod complete;
 pub mod flow;
+pub mod manage;
 pub mod proxy;
 pub mod storage;
 pub mod tab;

@@ -11,12 +11,14 @@
 //! serialised by serde-wasm-bindgen with one `Serializer::json_compatible()`: `null` for an
 //! absent value, plain objects for maps.
 
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::manage::{self, Call, Check, Field, RawManageOptions};
 use crate::options::{RawFlowOptions, RawOptions};
 use crate::redirect::Redirect;
 use crate::wire::{ResponseFields, Session};
@@ -74,6 +76,17 @@ js_object! {
     JsCompleteOptions as "CompleteOptions" {
         href => href,
         close_tab => closeTab,
+    }
+}
+
+js_object! {
+    /// The options object of `listConnections`, `disconnect` and `listProviders` (each reads
+    /// the properties [`Call::reads`] names).
+    JsManageOptions as "never" {
+        proxy_url => proxyUrl,
+        reference_id => referenceId,
+        user_id => userId,
+        signal => signal,
     }
 }
 
@@ -207,11 +220,71 @@ pub fn read_complete(options: Option<&JsCompleteOptions>) -> Result<(Option<Stri
     r.finish((href, close_tab.unwrap_or(true)))
 }
 
+/// Reads the options of `call`: `proxyUrl`, `signal`, and `referenceId` and `userId` where the
+/// call takes them (another call's option is left unread, as any unknown property).
+pub fn read_manage(options: &JsManageOptions, call: Call) -> Result<(RawManageOptions, Option<AbortSignal>)> {
+    object(options)?;
+    let mut r = Reader::default();
+    let mut text = |value: JsValue, key| if call.reads(key) { r.text(value, key) } else { None };
+    let raw = RawManageOptions {
+        proxy_url: text(options.proxy_url(), "proxyUrl"),
+        reference_id: text(options.reference_id(), "referenceId"),
+        user_id: text(options.user_id(), "userId"),
+    };
+    let signal = r.read(options.signal(), "signal", "must be an AbortSignal", |v| v.dyn_ref().cloned());
+    r.finish((raw, signal))
+}
+
+/// The answer, or `None` when `text` is not a JSON object.
+pub fn parse_answer(text: &str) -> Option<Answer> {
+    let value = js_sys::JSON::parse(text).ok().filter(|v| v.is_object() && !js_sys::Array::is_array(v))?;
+    Some(value.unchecked_into())
+}
+
 /// The string fields of a JSON answer, or `None` when `text` is not a JSON object.
 pub fn read_answer(text: &str) -> Option<ResponseFields> {
-    let value = js_sys::JSON::parse(text).ok().filter(|v| v.is_object() && !js_sys::Array::is_array(v))?;
-    let answer: Answer = value.unchecked_into();
-    Some(ResponseFields {
+    parse_answer(text).map(|answer| answer_fields(&answer))
+}
+
+/// The entries of an answer's array, each re-keyed by `fields` ([`manage::CONNECTION`] or
+/// [`manage::PROVIDER`]) after [`manage::check`]: `None` when `list` is not an array of
+/// objects or an entry breaks the proxy contract.
+///
+/// The values are JavaScript values from `JSON.parse` that are moved to a new object under
+/// their JavaScript names; only the checks read them into Rust (they never are Rust values, so
+/// serde-wasm-bindgen, which hands Rust values over, has no part here).
+pub fn read_entries(list: JsValue, fields: &[Field]) -> Option<js_sys::Array> {
+    use js_sys::Reflect;
+    let list = list.dyn_into::<js_sys::Array>().ok()?;
+    let out = js_sys::Array::new();
+    for value in list.iter() {
+        if !value.is_object() {
+            return None;
+        }
+        let entry = js_sys::Object::new();
+        let mut first = JsValue::NULL;
+        for field in fields {
+            let raw = Reflect::get(&value, &JsValue::from_str(field.wire)).unwrap_or(JsValue::UNDEFINED);
+            let checked = match manage::check(field.kind, raw.as_string().as_deref(), raw.as_bool()) {
+                Check::Keep => raw,
+                Check::Null => JsValue::NULL,
+                Check::Flag(flag) => JsValue::from_bool(flag),
+                Check::First => first.clone(),
+                Check::Refuse => return None,
+            };
+            if first.is_null() {
+                first = checked.clone();
+            }
+            Reflect::set(&entry, &JsValue::from_str(field.js), &checked).ok()?;
+        }
+        out.push(&entry);
+    }
+    Some(out)
+}
+
+/// The string fields the error and session readers use.
+pub fn answer_fields(answer: &Answer) -> ResponseFields {
+    ResponseFields {
         user_id: answer.user_id().as_string(),
         auth_url: answer.auth_url().as_string(),
         message: answer.message().as_string(),
@@ -219,17 +292,19 @@ pub fn read_answer(text: &str) -> Option<ResponseFields> {
         title: answer.title().as_string(),
         detail: answer.detail().as_string(),
         url: answer.url().as_string(),
-    })
+    }
 }
 
 /// The one serializer: `null` for `None`, plain objects for maps and structs.
-fn to_js<T: Serialize>(value: &T) -> JsValue {
+pub fn to_js<T: Serialize>(value: &T) -> JsValue {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
 }
 
+// The two results are serialised as maps, not structs: serde-wasm-bindgen turns struct field
+// names into JS strings through a cache (a hash map) that costs 1.3 KB gzipped in the shipped
+// module, and a map's keys are plain strings. JavaScript sees the same plain objects.
+
 /// `Session` as JavaScript sees it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct SessionJs<'a> {
     /// `userId`.
     pub user_id: &'a str,
@@ -238,8 +313,6 @@ pub struct SessionJs<'a> {
 }
 
 /// `RedirectResult` / `ConnectResult` as JavaScript sees them.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct RedirectJs<'a> {
     /// `"success"` or `"failure"`.
     pub outcome: &'static str,
@@ -252,8 +325,31 @@ pub struct RedirectJs<'a> {
     /// Every other parameter Terra appended, as a string map.
     pub details: Details<'a>,
     /// `verified: true` once the proxy confirmed the user id; absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
+}
+
+impl Serialize for SessionJs<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("userId", self.user_id)?;
+        map.serialize_entry("authUrl", self.auth_url)?;
+        map.end()
+    }
+}
+
+impl Serialize for RedirectJs<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("outcome", self.outcome)?;
+        map.serialize_entry("userId", &self.user_id)?;
+        map.serialize_entry("resource", &self.resource)?;
+        map.serialize_entry("referenceId", &self.reference_id)?;
+        map.serialize_entry("details", &self.details)?;
+        if let Some(verified) = self.verified {
+            map.serialize_entry("verified", &verified)?;
+        }
+        map.end()
+    }
 }
 
 /// A redirect's `details`, serialised as a map (a plain object).
