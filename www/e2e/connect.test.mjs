@@ -31,7 +31,7 @@ for (const engine of ENGINES) describe(engine.name, () => {
     const page = await context.newPage();
     await page.goto(proxy.url);
     await page.waitFor('#connect:not([disabled])');
-    await page.select('#provider', provider);
+    await page.click(`#providers input[value="${provider}"]`);
     const tab = await page.clickForPopup('#connect');
     await tab.waitForURL(/\/consent\//);
     assert.equal(await tab.title(), `Connect ${provider} (sandbox)`);

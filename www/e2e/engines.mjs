@@ -8,7 +8,7 @@
 //   Browser  { newContext() -> Context, close() }
 //   Context  { newPage() -> Page, pageCount(), onRequest(fn(url)), close() }
 //   Page     { goto(url) -> { headers }, waitFor(selector, { timeout }), click(selector),
-//              clickForPopup(selector) -> Page, select(selector, value), text(selector),
+//              clickForPopup(selector) -> Page, text(selector),
 //              attr(selector, name), dataset(selector), datasets(selector), title(), url(),
 //              waitForURL(regexp, { timeout }), waitForFunction(fn), evaluate(fn, arg),
 //              isClosed(), closed() (resolves once the page is gone), close(),
@@ -67,7 +67,6 @@ class PlaywrightPage extends DomPage {
     await this.raw.click(selector);
     return new PlaywrightPage(await popup);
   }
-  select(selector, value) { return this.raw.selectOption(selector, value); }
   async waitForFunction(fn) { await this.raw.waitForFunction(fn); }
   closed() { return this.raw.isClosed() ? Promise.resolve() : this.raw.waitForEvent('close'); }
   onPageError(fn) { this.raw.on('pageerror', (e) => fn(e.message)); }
@@ -116,7 +115,6 @@ class PuppeteerPage extends DomPage {
     await this.raw.click(selector);
     return new PuppeteerPage(await popup);
   }
-  async select(selector, value) { await this.raw.select(selector, value); }
   async waitForFunction(fn) { await this.raw.waitForFunction(fn, { timeout: TIMEOUT }); }
   closed() { return this.raw.isClosed() ? Promise.resolve() : this.gone; }
   onPageError(fn) { this.raw.on('pageerror', (e) => fn(e.message)); }
